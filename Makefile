@@ -1,0 +1,39 @@
+# embodmem: `make demo` and `make test` set everything up on a fresh Debian 12 + Python 3.11 machine.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEB_PKGS := libusb-1.0-0
+
+.PHONY: setup demo test test-all lint bench clean
+
+setup: $(STAMP)
+
+# Debian packages are installed only when missing; the venv is rebuilt when pyproject changes.
+$(STAMP): pyproject.toml
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all]"
+	@touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/embodmem demo
+
+test: setup
+	$(PY) -m pytest -q
+
+test-all: setup
+	$(PY) -m pytest -q -m "slow or not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check embodmem sim tests experiments
+	$(VENV)/bin/ruff format --check embodmem sim tests experiments
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,88 @@
+"""Memory configuration: one dataclass, loadable from YAML (configs/memory.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from embodmem.errors import ValidationError
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "short_term_policy": ("fifo", "lru", "lfu", "mem4nav", "relevance"),
+    "write_policy": ("write_through", "consolidate"),
+    "embedder": ("minilm", "hashing"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryConfig:
+    """Tunable settings of `EmbodiedMemory`; defaults suit AI2-THOR and indoor robots."""
+
+    association_distance: float = (
+        0.5  # m: a detection without id joins a same-label node this close
+    )
+    move_threshold: float = 0.01  # m: displacement that counts as "moved"
+    octree_resolution: float = 0.05  # m: voxel edge
+    place_distance: float = 1.0  # m: a new place is created this far from every place
+    place_novelty_similarity: float = 0.5  # cosine: below this an observation is a novel place
+    # Short-term memory (embodmem.short_term, embodmem.policies).
+    short_term_capacity: int = 64  # buffered object records
+    short_term_policy: str = "lru"  # fifo | lru | lfu | mem4nav | relevance
+    write_policy: str = "write_through"  # write_through | consolidate
+    stable_observations: int = 3  # consolidate: unchanged sightings before writing long-term
+    change_log_length: int = 512  # state changes kept
+    view_fov_deg: float = 90.0  # camera field of view that decides "expected in view"
+    view_range: float = 1.25  # m: objects this close in view are expected (THOR sees 1.5)
+    forget_tau_s: float | None = None  # s: Ebbinghaus time constant; None = never forget
+    forget_threshold: float = 0.05  # retention below which an unbuffered object is forgotten
+    # Retrieval and planner context (embodmem.retrieval, embodmem.context).
+    embedder: str = "minilm"  # minilm | hashing
+    token_encoding: str = "cl100k_base"  # tokenizer of the planner's model
+    query_radius: float = 1.0  # m: radius of `query(near=...)` when none is given
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in CHOICES:
+                if value not in CHOICES[f.name]:
+                    raise ValidationError(
+                        f"config.{f.name}", value, f"expected one of {CHOICES[f.name]}"
+                    )
+            elif f.name == "token_encoding":
+                if not isinstance(value, str) or not value:
+                    raise ValidationError(f"config.{f.name}", value, "expected an encoding name")
+            elif f.name == "forget_tau_s" and value is None:
+                continue
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValidationError(f"config.{f.name}", value, "expected a number > 0")
+            elif f.type == "int" and not isinstance(value, int):
+                raise ValidationError(f"config.{f.name}", value, "expected an integer > 0")
+        if not self.view_fov_deg < 180:
+            raise ValidationError("config.view_fov_deg", self.view_fov_deg, "must be < 180")
+        if not self.forget_threshold < 1:
+            raise ValidationError("config.forget_threshold", self.forget_threshold, "must be < 1")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MemoryConfig:
+        """Config from a mapping; unknown keys are an error (typos must not pass silently)."""
+        if not isinstance(d, dict):
+            raise ValidationError("config", d, "expected a mapping")
+        known = {f.name for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise ValidationError(
+                    f"config.{key}", d[key], f"unknown setting; known: {sorted(known)}"
+                )
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> MemoryConfig:
+        """Config from a YAML file (a top-level `memory:` section or a flat mapping)."""
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return cls.from_dict(data.get("memory", data) if isinstance(data, dict) else data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,122 @@
+"""Benchmark: scene-graph integrate and snapshot save/load on real iTHOR objects.
+
+Builds large graphs by tiling the real ai2thor 5.0.0 object metadata of the 120 iTHOR scenes
+side by side (each scene shifted 20 m along x, ids prefixed by scene), then measures:
+  - integrate of a 100-object frame into a 2,000-object graph (re-observed, 10 moved, all new);
+  - save + load of a 10,000-object graph (JSON file and SQLite store).
+
+    python experiments/bench_memory.py            # full run
+    python experiments/bench_memory.py --quick    # small smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from embodmem import EmbodiedMemory, ObjectObservation, Observation
+from embodmem.tables import format_table
+from sim.scenes import scene_names, scene_objects
+from sim.thor import observation_from_metadata
+
+
+def tiled_objects(n: int, shift_x: float = 20.0) -> list[ObjectObservation]:
+    """At least `n` real THOR objects, scenes laid side by side, unique id hints."""
+    out: list[ObjectObservation] = []
+    for i, scene in enumerate(scene_names() * 100):
+        objs = copy.deepcopy(scene_objects(scene))
+        for obj in objs.values():
+            obj["position"]["x"] += i * shift_x
+            for key in ("axisAlignedBoundingBox", "objectOrientedBoundingBox"):
+                if obj.get(key):
+                    obj[key]["cornerPoints"] = [[p[0] + i * shift_x, p[1], p[2]]
+                                                for p in obj[key]["cornerPoints"]]
+            obj["objectId"] = f"{i}/{obj['objectId']}"
+        out += observation_from_metadata(objs).objects
+        if len(out) >= n:
+            return out[:n]
+    return out
+
+
+def shifted(obj: ObjectObservation, dz: float) -> ObjectObservation:
+    """The same object moved `dz` metres sideways (world y)."""
+    bbox = obj.bbox
+    if bbox is not None:
+        bbox = type(bbox)((bbox.center[0], bbox.center[1] + dz, bbox.center[2]), bbox.size,
+                          bbox.rotation)
+    pos = obj.position
+    return ObjectObservation(label=obj.label, position=(pos[0], pos[1] + dz, pos[2]), bbox=bbox,
+                             states=obj.states, id_hint=obj.id_hint, attributes=obj.attributes)
+
+
+def time_integrate(base: list[ObjectObservation], frames: list[tuple[ObjectObservation, ...]]
+                   ) -> list[float]:
+    """ms per integrate call, each frame into a fresh copy of the base graph state."""
+    mem = EmbodiedMemory()
+    mem.integrate(Observation(0, tuple(base)))
+    snapshot = mem.to_dict()
+    out = []
+    for t, frame in enumerate(frames, start=1):
+        m = EmbodiedMemory.from_dict(snapshot) if t % 10 == 0 else mem
+        start = time.perf_counter()
+        m.integrate(Observation(t, frame))
+        out.append((time.perf_counter() - start) * 1000)
+        mem = m
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    args = ap.parse_args()
+    graph_n, frame_n, big_n, reps = (300, 50, 1000, 10) if args.quick else (2000, 100, 10000, 60)
+
+    objs = tiled_objects(graph_n + frame_n)
+    base, extra = objs[:graph_n], objs[graph_n:]
+    stride = max(1, graph_n // frame_n)
+    reobserved = tuple(base[::stride][:frame_n])
+    rows = []
+    cases = {
+        f"{frame_n} re-observed (unchanged)": [reobserved] * reps,
+        f"{frame_n} re-observed, 10 moved": [
+            tuple(shifted(o, 0.05 * (t % 2 + 1)) if i < 10 else o
+                  for i, o in enumerate(reobserved)) for t in range(reps)],
+        f"{frame_n} new objects": [tuple(extra)] * 1,
+    }
+    for name, frames in cases.items():
+        if name.endswith("new objects"):
+            ms = []
+            for _ in range(max(3, reps // 10)):
+                ms += time_integrate(base, frames)
+        else:
+            ms = time_integrate(base, frames)
+        rows.append((name, graph_n, len(ms), statistics.median(ms), max(ms)))
+    print(format_table(["integrate frame", "graph objects", "runs", "median ms", "max ms"], rows))
+
+    big = EmbodiedMemory()
+    big.integrate(Observation(0, tuple(tiled_objects(big_n))))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for suffix in (".json", ".sqlite"):
+            path = Path(tmp) / f"big{suffix}"
+            saves, loads = [], []
+            for _ in range(3):
+                start = time.perf_counter()
+                big.save(path)
+                saves.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                back = EmbodiedMemory.load(path)
+                loads.append(time.perf_counter() - start)
+            assert len(back.scene_graph.objects()) == big_n
+            rows.append((suffix, big_n, path.stat().st_size / 1e6, min(saves), min(loads),
+                         min(saves) + min(loads)))
+    print()
+    print(format_table(["snapshot", "objects", "MB", "save s", "load s", "save+load s"], rows))
+
+
+if __name__ == "__main__":
+    main()

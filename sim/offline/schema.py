@@ -1,0 +1,80 @@
+"""Argument checking for actions, as THOR's action dispatcher does it: an unknown action, an
+unknown or missing argument, or a value of the wrong type raises `InvalidActionError` (a
+`ValueError`, which is what ai2thor's controller raises for these error codes)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.offline.errors import InvalidActionError
+
+# Arguments every action accepts (THOR's generic ServerAction fields and ai2thor's bookkeeping).
+COMMON = {"forceAction": "bool", "sequenceId": "int", "renderImage": "bool", "agentId": "int",
+          "renderObjectImage": "bool", "renderInstanceSegmentation": "bool",
+          "renderDepthImage": "bool", "renderClassImage": "bool",
+          "renderSemanticSegmentation": "bool"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Accepted arguments of one action: name -> kind, and the required ones."""
+
+    params: Mapping[str, str] = field(default_factory=dict)
+    required: frozenset[str] = frozenset()
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _xyz(v: Any, keys: tuple[str, ...]) -> bool:
+    return (isinstance(v, Mapping) and set(v) <= {"x", "y", "z"} and all(k in v for k in keys)
+            and all(_number(c) for c in v.values()))
+
+
+def _convert(kind: str, v: Any) -> tuple[bool, Any]:
+    """(ok, converted value) for one argument kind."""
+    if kind == "bool":
+        return isinstance(v, bool) or v in (0, 1), bool(v) if v in (0, 1) else v
+    if kind == "int":
+        ok = _number(v) and float(v).is_integer()
+        return ok, int(v) if ok else v
+    if kind == "number":
+        return _number(v), float(v) if _number(v) else v
+    if kind == "str":
+        return isinstance(v, str), v
+    if kind == "vec3":
+        return _xyz(v, ("x", "y", "z")), ({k: float(c) for k, c in v.items()}
+                                          if _xyz(v, ("x", "y", "z")) else v)
+    if kind == "rotation":
+        if _number(v):
+            return True, {"x": 0.0, "y": float(v), "z": 0.0}
+        return _xyz(v, ("y",)), v
+    if kind == "strlist":
+        ok = isinstance(v, (list, tuple)) and all(isinstance(s, str) for s in v)
+        return ok, list(v) if ok else v
+    return True, v
+
+
+def parse(action: str, spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked and converted arguments of `action`; raises `InvalidActionError` on bad input."""
+    missing = sorted(spec.required - set(args))
+    if missing:
+        raise InvalidActionError(
+            missing[0], None,
+            f"action: {action} is missing the following arguments: {', '.join(missing)}")
+    out: dict[str, Any] = {}
+    for name, value in args.items():
+        kind = spec.params.get(name) or COMMON.get(name)
+        if kind is None:
+            raise InvalidActionError(
+                name, value, f"action: {action} called with invalid argument: '{name}'")
+        ok, converted = _convert(kind, value)
+        if not ok:
+            raise InvalidActionError(
+                name, value, f"action: {action} has an invalid argument: {name} (={value!r})")
+        out[name] = converted
+    return out

@@ -1,0 +1,137 @@
+"""The EmbodiedMemory facade: integrate into every room, save/load, bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embodmem import EmbodiedMemory, MemoryConfig, Observation, Pose
+from embodmem.errors import EmbodmemError, SnapshotError, ValidationError
+from embodmem.memory import object_number
+from tests.helpers import box_object, canonical, scene_observation
+
+
+def test_public_interface_names() -> None:
+    from embodmem import EmbodiedMemory as A  # noqa: F401
+    from embodmem import ObjectObservation, Observation, Pose  # noqa: F401
+    from embodmem.errors import EmbodmemError  # noqa: F401
+
+    mem = EmbodiedMemory()
+    mem.integrate(scene_observation())
+    node = mem.scene_graph.objects()[0]
+    assert {"node_id", "label", "source_id", "position", "states"} <= set(dir(node))
+    assert all(
+        k in ("on", "in", "near", "contains", "connected_to")
+        for _, k, _ in mem.scene_graph.relations()
+    )
+
+
+@pytest.mark.parametrize("suffix", [".json", ".sqlite"])
+def test_save_load_round_trip(tmp_path: Path, suffix: str) -> None:
+    mem = EmbodiedMemory()
+    mem.integrate(scene_observation())
+    pts = np.random.default_rng(0).uniform(0, 2, (500, 3))
+    mem.integrate(Observation(1, points=pts, agent_pose=Pose((1, 1, 1.5))))
+    path = mem.save(tmp_path / f"m{suffix}")
+    back = EmbodiedMemory.load(path)
+    assert canonical(back.to_dict()) == canonical(mem.to_dict())
+    assert len(back.octree) == len(mem.octree) > 0
+
+
+def test_points_are_tagged_with_object_nodes() -> None:
+    mem = EmbodiedMemory()
+    cup = box_object("Cup", (1, 1, 1), (1.1, 1.1, 1.1), "cup")
+    pts = np.array([[1.02, 1.02, 1.02], [1.08, 1.08, 1.08], [3.0, 3.0, 3.0]])
+    mem.integrate(Observation(0, (cup,), points=pts, point_object_index=np.array([0, 0, -1])))
+    cup_node = mem.scene_graph.object_by_source("cup").node_id
+    near = mem.octree.objects_near((1.05, 1.05, 1.05), 0.5)
+    assert [oid for oid, _ in near] == [object_number(cup_node)]
+
+
+def test_moved_object_voxels_are_cleared() -> None:
+    mem = EmbodiedMemory()
+    cup = box_object("Cup", (1, 1, 1), (1.1, 1.1, 1.1), "cup")
+    mem.integrate(
+        Observation(
+            0, (cup,), points=np.array([[1.05, 1.05, 1.05]]), point_object_index=np.array([0])
+        )
+    )
+    moved = box_object("Cup", (2, 2, 1), (2.1, 2.1, 1.1), "cup")
+    mem.integrate(
+        Observation(
+            1, (moved,), points=np.array([[2.05, 2.05, 1.05]]), point_object_index=np.array([0])
+        )
+    )
+    assert mem.octree.objects_near((1.05, 1.05, 1.05), 0.2) == []
+    assert len(mem.octree.objects_near((2.05, 2.05, 1.05), 0.2)) == 1
+
+
+def test_agent_poses_build_places() -> None:
+    mem = EmbodiedMemory(MemoryConfig(place_distance=1.0))
+    for t, x in enumerate([0.0, 0.5, 1.2, 2.4, 3.6, 2.3]):
+        mem.integrate(Observation(t, agent_pose=Pose((x, 0.0, 1.5)), region="kitchen"))
+    places = mem.scene_graph.places()
+    assert len(places) == 4
+    first, last = places[0].node_id, places[-1].node_id
+    path = mem.topology.shortest_path(first, last)
+    assert path[0] == first and path[-1] == last
+    assert mem.topology.path_length(path) == pytest.approx(3.6)
+    assert mem.topology.nearest_place(Pose((2.0, 0, 1.5))) == places[2].node_id
+    room = mem.scene_graph.rooms()[0].node_id
+    assert all(mem.scene_graph.container(p.node_id) == room for p in places)
+
+
+def test_landmarks_attach_to_places_and_remember_viewpoints() -> None:
+    mem = EmbodiedMemory()
+    cup = box_object("Cup", (0.1, 0.1, 0.8), (0.2, 0.2, 0.9), "cup")
+    mem.integrate(Observation(0, (cup,), agent_pose=Pose((0, 0, 1.5))))
+    mem.integrate(Observation(1, (cup,), agent_pose=Pose((3, 0, 1.5))))
+    node = mem.scene_graph.object_by_source("cup").node_id
+    assert len(mem.topology.places_seeing(node)) == 2
+    assert mem.scene_graph.container(node) == mem.topology.nearest_place((0.15, 0.15, 0.85))
+
+
+def test_out_of_range_points_leave_memory_unchanged() -> None:
+    mem = EmbodiedMemory()
+    mem.integrate(scene_observation())
+    before = canonical(mem.to_dict())
+    bad = Observation(
+        1, (box_object("Cup", (0, 0, 0), (1, 1, 1), "new-cup"),), points=np.array([[1e9, 0.0, 0.0]])
+    )
+    with pytest.raises(EmbodmemError, match="observation.points"):
+        mem.integrate(bad)
+    assert canonical(mem.to_dict()) == before
+
+
+def test_not_an_observation() -> None:
+    with pytest.raises(ValidationError, match="observation"):
+        EmbodiedMemory().integrate({"time_ns": 0})
+
+
+def test_bad_config() -> None:
+    with pytest.raises(ValidationError, match="config.place_distance"):
+        MemoryConfig(place_distance=-1)
+    with pytest.raises(ValidationError, match="config.place_distanse"):
+        MemoryConfig.from_dict({"place_distanse": 1.0})
+    with pytest.raises(ValidationError, match="config.octree_resolution"):
+        MemoryConfig(octree_resolution=math.nan)
+
+
+def test_yaml_config_matches_defaults() -> None:
+    cfg = MemoryConfig.from_yaml(Path(__file__).parents[1] / "configs" / "memory.yaml")
+    assert cfg == MemoryConfig()
+
+
+def test_wrong_version_snapshot(tmp_path: Path) -> None:
+    mem = EmbodiedMemory()
+    d = mem.to_dict()
+    d["version"] = 7
+    with pytest.raises(SnapshotError, match="version=7"):
+        EmbodiedMemory.from_dict(d)
+    d = mem.to_dict()
+    del d["octree"]
+    with pytest.raises(SnapshotError, match="octree"):
+        EmbodiedMemory.from_dict(d)

@@ -1,0 +1,198 @@
+"""OfflineController API: construction, navigation, teleports, argument errors, metadata schema."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embodmem.errors import EmbodmemError
+from sim.offline import Event, OfflineController
+from sim.offline.errors import InvalidActionError, UnknownSceneError
+from sim.scenes import reachable_positions
+
+START = {"name": "agent", "position": {"x": -1.0, "y": 0.901, "z": 1.0},
+         "rotation": {"x": 0.0, "y": 270.0, "z": 0.0}, "cameraHorizon": 0.0, "isStanding": True}
+
+
+@pytest.fixture
+def ctl() -> OfflineController:
+    """FloorPlan1 with the agent where the recorded FloorPlan1 episodes start."""
+    c = OfflineController("FloorPlan1")
+    c.reset("FloorPlan1", agent=START)
+    return c
+
+
+def _pos(event: Event) -> np.ndarray:
+    p = event.metadata["agent"]["position"]
+    return np.array((p["x"], p["z"]))
+
+
+def test_initial_event_has_recorded_metadata_keys(ctl, episodes):
+    real = episodes["open_fridge"][0]["metadata"]
+    meta = ctl.last_event.metadata
+    assert set(meta) == set(real)
+    assert set(meta["objects"][0]) == set(real["objects"][0])
+    assert set(meta["agent"]) == set(real["agent"])
+    assert meta["sceneName"] == "FloorPlan1_physics"
+    assert meta["lastAction"] == "Initialize" and meta["lastActionSuccess"]
+    assert len(meta["objects"]) == len(real["objects"])
+
+
+def test_start_pose_is_seeded_and_reachable():
+    a = OfflineController("FloorPlan5", seed=3).last_event.metadata["agent"]
+    b = OfflineController("FloorPlan5", seed=3).last_event.metadata["agent"]
+    assert a == b
+    grid = reachable_positions("FloorPlan5")
+    xz = np.array((a["position"]["x"], a["position"]["z"]))
+    assert np.min(np.linalg.norm(grid - xz, axis=1)) < 1e-9
+
+
+def test_camel_case_aliases_and_dict_step():
+    c = OfflineController("FloorPlan2", gridSize=0.5, visibilityDistance=2.0, fieldOfView=60)
+    assert c.settings.grid_size == 0.5 and c.settings.visibility_distance == 2.0
+    assert c.last_event.metadata["fov"] == 60.0
+    ev = c.step(dict(action="RotateRight", degrees=90))
+    assert ev.metadata["lastAction"] == "RotateRight" and ev
+
+
+def test_moves_follow_yaw(ctl):
+    ev = ctl.step(action="MoveLeft")  # yaw 270 looks along -x; its left is -z in THOR's frame
+    assert ev.metadata["lastActionSuccess"]
+    np.testing.assert_allclose(_pos(ev), (-1.0, 0.75))
+    ctl.step(action="MoveLeft", moveMagnitude=0.25)
+    ev = ctl.step(action="MoveAhead")
+    np.testing.assert_allclose(_pos(ev), (-1.25, 0.5))
+    ev = ctl.step(action="MoveBack")
+    np.testing.assert_allclose(_pos(ev), (-1.0, 0.5))
+
+
+def test_blocked_move_fails_and_leaves_pose(ctl):
+    before = ctl.last_event.metadata["agent"]
+    ev = ctl.step(action="MoveAhead")  # the fridge is in front of the recorded start pose
+    assert not ev.metadata["lastActionSuccess"]
+    assert ev.metadata["errorMessage"].startswith("Fridge is blocking Agent 0 from moving")
+    assert ev.metadata["agent"] == before
+
+
+def test_rotation_and_look_limits(ctl):
+    ev = ctl.step(action="RotateLeft", degrees=30)
+    assert ev.metadata["agent"]["rotation"]["y"] == 240.0
+    assert ctl.step(action="LookUp").metadata["agent"]["cameraHorizon"] == -30.0
+    ev = ctl.step(action="LookUp")
+    assert not ev.metadata["lastActionSuccess"] and "look up" in ev.metadata["errorMessage"]
+    assert ev.metadata["agent"]["cameraHorizon"] == -30.0
+    for _ in range(3):
+        ctl.step(action="LookDown")
+    assert ctl.last_event.metadata["agent"]["cameraHorizon"] == 60.0
+    assert not ctl.step(action="LookDown").metadata["lastActionSuccess"]
+
+
+def test_teleport_full_and_out_of_bounds(ctl):
+    x, z = reachable_positions("FloorPlan1")[40]
+    ev = ctl.step(action="TeleportFull", position={"x": float(x), "y": 0.9, "z": float(z)},
+                  rotation={"x": 0, "y": 90, "z": 0}, horizon=30, standing=True)
+    assert ev.metadata["lastActionSuccess"], ev.metadata["errorMessage"]
+    assert ev.metadata["agent"]["rotation"]["y"] == 90.0
+    assert ev.metadata["agent"]["cameraHorizon"] == 30.0
+    np.testing.assert_allclose(_pos(ev), (x, z))
+    ev = ctl.step(action="Teleport", position={"x": 50.0, "y": 0.9, "z": 0.0})
+    assert not ev.metadata["lastActionSuccess"]
+    assert "out of scene bounds" in ev.metadata["errorMessage"]
+    np.testing.assert_allclose(_pos(ev), (x, z))
+    blocked = {"x": -1.25, "y": 0.9, "z": 1.0}  # in the room, off the reachable grid
+    ev = ctl.step(action="Teleport", position=blocked)
+    assert not ev.metadata["lastActionSuccess"]
+    ev = ctl.step(action="Teleport", position=blocked, forceAction=True)
+    assert ev.metadata["lastActionSuccess"]
+    ev = ctl.step(action="Teleport", horizon=80)
+    assert not ev.metadata["lastActionSuccess"]
+
+
+def test_get_reachable_positions(ctl):
+    ev = ctl.step(action="GetReachablePositions")
+    ret = ev.metadata["actionReturn"]
+    assert len(ret) == len(reachable_positions("FloorPlan1"))
+    assert set(ret[0]) == {"x", "y", "z"}
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"action": "Fly"}, "action"),
+    ({"action": "MoveAhead", "speed": 2}, "speed"),
+    ({"action": "MoveAhead", "moveMagnitude": "far"}, "moveMagnitude"),
+    ({"action": "PickupObject"}, "objectId"),
+    ({"action": "TeleportFull", "position": {"x": 0, "y": 0, "z": 0}}, "horizon"),
+    ({"action": "RotateLeft", "degrees": float("nan")}, "degrees"),
+    ({"action": "Teleport", "position": {"x": 0, "y": 0}}, "position"),
+])
+def test_bad_actions_raise_value_error(ctl, kwargs, field):
+    before = ctl.last_event.metadata["agent"]
+    with pytest.raises(ValueError) as info:
+        ctl.step(**kwargs)
+    assert isinstance(info.value, InvalidActionError) and isinstance(info.value, EmbodmemError)
+    assert info.value.field == field
+    assert field in str(info.value)
+    assert not ctl.last_event.metadata["lastActionSuccess"]
+    assert ctl.last_event.metadata["errorCode"] in ("InvalidAction", "InvalidArgument")
+    assert ctl.last_event.metadata["agent"] == before
+
+
+@pytest.mark.parametrize("scene", ["FloorPlan999", "Kitchen", "floorplan1", 7])
+def test_unknown_scene_raises_value_error(scene):
+    with pytest.raises(ValueError) as info:
+        OfflineController(scene)
+    assert isinstance(info.value, UnknownSceneError)
+    assert repr(scene) in str(info.value) or str(scene) in str(info.value)
+
+
+def test_bad_init_parameter_raises_and_keeps_scene(ctl):
+    with pytest.raises(ValueError):
+        ctl.reset("FloorPlan2", gridSize="coarse")
+    assert ctl.state.scene == "FloorPlan1"
+    with pytest.raises(ValueError):
+        OfflineController("FloorPlan1", bogus_option=1)
+
+
+def test_reset_stop_and_scene_name_forms(ctl):
+    ev = ctl.reset("FloorPlan301_physics")
+    assert ev.metadata["sceneName"] == "FloorPlan301_physics"
+    ctl.stop()
+    with pytest.raises(RuntimeError):
+        ctl.step(action="Pass")
+    assert ctl.reset().metadata["sceneName"] == "FloorPlan301_physics"  # same scene again
+    assert ctl.reset("FloorPlan2").metadata["lastActionSuccess"]
+
+
+def test_raise_for_failure(ctl):
+    with pytest.raises(RuntimeError):
+        ctl.step(action="LookUp", degrees=90, raise_for_failure=True)
+
+
+def test_visibility_follows_view_and_distance(ctl):
+    meta = ctl.last_event.metadata
+    vis = {o["objectId"] for o in meta["objects"] if o["visible"]}
+    assert "Fridge|-02.10|+00.00|+01.07" in vis  # in front of the agent, as recorded
+    assert "Apple|-00.47|+01.15|+00.48" not in vis  # behind the agent
+    for o in meta["objects"]:
+        p, a = o["position"], meta["agent"]["position"]
+        expect = math.dist((p["x"], p["y"], p["z"]), (a["x"], a["y"], a["z"]))
+        assert o["distance"] == pytest.approx(expect)
+    ctl.step(action="RotateLeft", degrees=180)
+    vis = {o["objectId"] for o in ctl.last_event.metadata["objects"] if o["visible"]}
+    assert "Apple|-00.47|+01.15|+00.48" in vis and "Fridge|-02.10|+00.00|+01.07" not in vis
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["MoveAhead", "MoveBack", "MoveLeft", "MoveRight",
+                                 "RotateLeft", "RotateRight"]), max_size=25))
+def test_random_walks_stay_on_reachable_grid(actions):
+    c = OfflineController("FloorPlan1")
+    grid = reachable_positions("FloorPlan1")
+    for a in actions:
+        ev = c.step(action=a)
+        d = np.min(np.linalg.norm(grid - _pos(ev), axis=1))
+        assert d < 1e-6
+        assert ev.metadata["agent"]["rotation"]["y"] in (0.0, 90.0, 180.0, 270.0)

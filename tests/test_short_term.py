@@ -1,0 +1,428 @@
+"""Short-term memory: state changes from real simulator episodes, evidence timeline, replacement
+policies and hit rates, consolidation into long-term memory, forgetting, snapshots."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embodmem import EmbodiedMemory, MemoryConfig, ObjectObservation, Observation, Pose
+from embodmem.errors import SnapshotError, UnknownNodeError, ValidationError
+from embodmem.policies import POLICIES, make_policy, retention
+from embodmem.scene_graph import SceneGraph
+from embodmem.short_term import ShortTermMemory, in_view
+from sim.offline import OfflineController
+from sim.thor import observation_from_metadata
+from tests.helpers import box_object, canonical
+
+APPLE = "Apple|-00.47|+01.15|+00.48"
+FRIDGE = "Fridge|-02.10|+00.00|+01.07"
+START = {
+    "position": {"x": -1.0, "y": 0.901, "z": 1.0},
+    "rotation": {"x": 0, "y": 270, "z": 0},
+    "cameraHorizon": 0.0,
+    "isStanding": True,
+}
+SECOND = 10**9
+
+
+def hashing_memory(**cfg) -> EmbodiedMemory:
+    return EmbodiedMemory(MemoryConfig(embedder="hashing", **cfg))
+
+
+class Episode:
+    """Drives the offline THOR simulator and feeds what the agent sees into a memory."""
+
+    def __init__(self, mem: EmbodiedMemory) -> None:
+        self.mem = mem
+        self.ctl = OfflineController("FloorPlan1")
+        self.t = 0
+        self._feed(self.ctl.reset("FloorPlan1", agent=START).metadata)
+
+    def _feed(self, metadata: dict) -> None:
+        self.t += 1
+        obs = observation_from_metadata(metadata, time_ns=self.t * SECOND, visible_only=True)
+        self.mem.integrate(obs)
+
+    def do(self, action: str, **kw) -> dict:
+        meta = self.ctl.step(action=action, forceAction=True, **kw).metadata
+        assert meta["lastActionSuccess"], meta["errorMessage"]
+        self._feed(meta)
+        return meta
+
+
+@pytest.fixture(scope="module")
+def fridge_episode() -> Episode:
+    """Open the fridge, pick up the apple, put it in the fridge, close it (real FloorPlan1)."""
+    ep = Episode(hashing_memory())
+    ep.do("OpenObject", objectId=FRIDGE)
+    ep.do("PickupObject", objectId=APPLE)
+    ep.do("PutObject", objectId=FRIDGE)
+    ep.do("CloseObject", objectId=FRIDGE)
+    return ep
+
+
+def test_changes_of_a_real_fridge_episode(fridge_episode: Episode) -> None:
+    mem = fridge_episode.mem
+    changes = mem.short_term.changes()
+    by = {(c.source_id, c.field, c.cause): c for c in changes}
+    opened = by[(FRIDGE, "isOpen", "OpenObject")]
+    assert (opened.before, opened.after, opened.time_ns) == (False, True, 2 * SECOND)
+    closed = by[(FRIDGE, "isOpen", "CloseObject")]
+    assert (closed.before, closed.after, closed.time_ns) == (True, False, 5 * SECOND)
+    put = by[(APPLE, "parentReceptacles", "PutObject")]
+    assert FRIDGE in put.after and FRIDGE not in (put.before or [])
+    assert by[(APPLE, "isPickedUp", "PutObject")].after is False
+    moved = by[(APPLE, "position", "PutObject")]
+    fridge = mem.scene_graph.object_by_source(FRIDGE)
+    assert math.dist(moved.after, fridge.position) < math.dist(moved.before, fridge.position)
+    apple = mem.scene_graph.object_by_source(APPLE)
+    assert moved.node_id == apple.node_id and moved.label == "Apple"
+    # Every change is about a real field transition, in time order.
+    assert all(c.before != c.after for c in changes)
+    assert [c.time_ns for c in changes] == sorted(c.time_ns for c in changes)
+    assert mem.short_term.changes(since_ns=5 * SECOND) == [c for c in changes if c.time_ns >= 5e9]
+
+
+def test_timeline_of_a_real_episode(fridge_episode: Episode) -> None:
+    mem = fridge_episode.mem
+    apple = mem.scene_graph.object_by_source(APPLE).node_id
+    fridge = mem.scene_graph.object_by_source(FRIDGE).node_id
+    ev = mem.short_term.evidence(fridge)
+    assert ev.first_seen_ns == 1 * SECOND and ev.last_changed_ns == 5 * SECOND
+    ev_apple = mem.short_term.evidence(apple)
+    assert ev_apple.first_seen_ns == 3 * SECOND  # first visible when picked up
+    assert ev_apple.last_changed_ns == 4 * SECOND
+    with pytest.raises(UnknownNodeError):
+        mem.short_term.evidence("O999")
+
+
+def test_carrying_an_object_logs_only_pickup_and_putdown() -> None:
+    ep = Episode(hashing_memory())
+    ep.do("PickupObject", objectId=APPLE)
+    start = ep.t
+    for action in ("RotateLeft", "MoveAhead", "RotateRight", "MoveBack"):
+        ep.ctl.step(action=action)
+        ep._feed(ep.ctl.last_event.metadata)
+    carried = [c for c in ep.mem.short_term.changes() if c.time_ns > start * SECOND]
+    assert not [c for c in carried if c.source_id == APPLE]
+    node = ep.mem.scene_graph.object_by_source(APPLE).node_id
+    assert ep.mem.short_term.entry(node).states["isPickedUp"] is True
+
+
+def cup(x: float, sid: str = "cup", label: str = "Cup", **states) -> ObjectObservation:
+    return ObjectObservation(label, position=(x, 0.0, 1.0), id_hint=sid, states=states)
+
+
+LOOK_X = Pose((0.0, 0.0, 1.0))  # camera at the origin looking along +x
+
+
+def test_in_view_frustum() -> None:
+    pts = np.array([[1.0, 0, 1.0], [-1.0, 0, 1.0], [1.0, 1.5, 1.0], [3.0, 0, 1.0]])
+    assert in_view(LOOK_X, pts, 90, 1.5).tolist() == [True, False, False, False]
+
+
+def test_absence_and_reappearance_evidence() -> None:
+    mem = hashing_memory()
+    mem.integrate(Observation(1, (cup(1.0),), agent_pose=LOOK_X))
+    node = mem.scene_graph.object_by_source("cup").node_id
+    mem.integrate(Observation(2, (), agent_pose=LOOK_X))  # looked there: the cup is gone
+    mem.integrate(Observation(3, (), agent_pose=LOOK_X))  # still gone: no second event
+    ev = mem.short_term.evidence(node)
+    assert (ev.last_seen_ns, ev.last_absent_ns, ev.last_changed_ns) == (1, 3, 2)
+    gone = [c for c in mem.short_term.changes() if c.field == "presence"]
+    assert [(c.before, c.after, c.time_ns) for c in gone] == [(True, False, 2)]
+    mem.integrate(Observation(4, (cup(1.0),), agent_pose=LOOK_X))
+    back = mem.short_term.changes(since_ns=4)
+    assert [(c.field, c.before, c.after) for c in back] == [("presence", False, True)]
+
+
+def test_no_absence_outside_view_or_without_pose() -> None:
+    mem = hashing_memory()
+    mem.integrate(Observation(1, (cup(1.0),)))
+    node = mem.scene_graph.object_by_source("cup").node_id
+    mem.integrate(Observation(2, ()))  # no pose: nothing is expected
+    mem.integrate(Observation(3, (), agent_pose=Pose((0, 0, 1.0), (0, 0, 1, 0))))  # looking back
+    mem.integrate(Observation(4, (), agent_pose=Pose((-5.0, 0, 1.0))))  # too far
+    assert mem.short_term.evidence(node).last_absent_ns is None
+    assert mem.short_term.changes() == []
+
+
+def test_objects_in_closed_containers_are_not_expected() -> None:
+    mem = hashing_memory()
+    fridge = box_object("Fridge", (0.5, -0.5, 0.0), (1.2, 0.5, 2.0), "fridge", receptacle=True)
+    fridge = ObjectObservation(
+        "Fridge", bbox=fridge.bbox, id_hint="fridge", states={"isOpen": True},
+        attributes={"receptacle": True, "openable": True, "receptacle_mode": "in"},
+    )
+    egg = box_object("Egg", (0.8, -0.05, 0.95), (0.86, 0.05, 1.02), "egg", pickupable=True)
+    mem.integrate(Observation(1, (fridge, egg), agent_pose=LOOK_X))
+    egg_node = mem.scene_graph.object_by_source("egg").node_id
+    assert mem.scene_graph.parent(egg_node)[0] == "in"
+    shut = ObjectObservation(
+        "Fridge", bbox=fridge.bbox, id_hint="fridge", states={"isOpen": False},
+        attributes=dict(fridge.attributes),
+    )
+    mem.integrate(Observation(2, (shut,), agent_pose=LOOK_X))
+    assert mem.short_term.evidence(egg_node).last_absent_ns is None
+    mem.integrate(Observation(3, (fridge,), agent_pose=LOOK_X))  # open, egg not there
+    assert mem.short_term.evidence(egg_node).last_absent_ns == 3
+
+
+# ------------------------------------------------------------------ policies
+def graph_with(n: int) -> tuple[SceneGraph, list[str]]:
+    g = SceneGraph()
+    labels = ["Apple", "Mug", "Knife", "Bowl", "Book"]
+    objs = [cup(float(i), f"o{i}", labels[i % len(labels)]) for i in range(n)]
+    report = g.integrate(Observation(0, tuple(objs)))
+    return g, report.node_ids
+
+
+class Reference:
+    """Plain-Python model of the buffer under lookups only: on a miss the object enters; over
+    capacity the entry with the smallest (policy key, insertion step) leaves."""
+
+    def __init__(self, policy: str, capacity: int) -> None:
+        self.policy, self.capacity = policy, capacity
+        self.entries: dict[str, list[int]] = {}  # id -> [inserted, last_use, uses]
+        self.step = self.hits = self.misses = 0
+
+    def key(self, e: list[int]) -> tuple:
+        inserted, last, uses = e
+        return {
+            "fifo": (inserted,),
+            "lru": (last,),
+            "lfu": (uses, last),
+            "mem4nav": (0.5 * uses - 0.5 * (self.step - last), last),
+        }[self.policy] + (inserted,)
+
+    def access(self, node_id: str) -> None:
+        self.step += 1
+        if node_id in self.entries:
+            self.hits += 1
+            self.entries[node_id][1] = self.step
+            self.entries[node_id][2] += 1
+            return
+        self.misses += 1
+        self.entries[node_id] = [self.step, self.step, 1]
+        if len(self.entries) > self.capacity:
+            victim = min(self.entries, key=lambda k: self.key(self.entries[k]))
+            del self.entries[victim]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["fifo", "lru", "lfu", "mem4nav"]),
+    st.integers(1, 5),
+    st.lists(st.integers(0, 7), min_size=1, max_size=60),
+)
+def test_policies_match_reference_model(policy: str, capacity: int, seq: list[int]) -> None:
+    graph, ids = graph_with(8)
+    stm = ShortTermMemory(graph, capacity=capacity, policy=policy)
+    ref = Reference(policy, capacity)
+    for i in seq:
+        stm.access([ids[i]])
+        ref.access(ids[i])
+        assert {e.node_id for e in stm.entries()} == set(ref.entries)
+    assert (stm.hits, stm.misses) == (ref.hits, ref.misses)
+    assert stm.hit_rate() == pytest.approx(ref.hits / len(seq))
+
+
+def test_lru_and_fifo_differ_on_a_classic_sequence() -> None:
+    graph, ids = graph_with(3)
+    a, b, c = ids
+    rates = {}
+    for policy in ("lru", "fifo"):
+        stm = ShortTermMemory(graph, capacity=2, policy=policy)
+        for n in (a, b, a, c, a, b):
+            stm.access([n])
+        rates[policy] = (stm.hits, stm.misses)
+    # LRU keeps the hot `a` when `c` arrives (evicts b); FIFO evicts a.
+    assert rates == {"lru": (2, 4), "fifo": (1, 5)}
+
+
+def test_relevance_policy_keeps_what_the_goal_names() -> None:
+    graph, ids = graph_with(5)  # Apple, Mug, Knife, Bowl, Book
+    stm = ShortTermMemory(graph, capacity=2, policy=make_policy("relevance"))
+    stm.set_goal("slice the apple with a knife")
+    for n in ids:
+        stm.access([n])
+    assert {e.label for e in stm.entries()} == {"Apple", "Knife"}
+    lru = ShortTermMemory(graph, capacity=2, policy="lru")
+    for n in ids:
+        lru.access([n])
+    assert {e.label for e in lru.entries()} == {"Bowl", "Book"}
+
+
+def test_observations_fill_the_buffer_and_query_hits_count() -> None:
+    mem = hashing_memory(short_term_capacity=3)
+    mem.integrate(Observation(1, tuple(cup(float(i), f"c{i}") for i in range(5))))
+    assert len(mem.short_term) == 3
+    buffered = {e.node_id for e in mem.short_term.entries()}
+    hits = mem.query(labels=["Cup"], k=5)
+    assert len(hits) == 5
+    st_stats = mem.stats()["short_term"]
+    assert (st_stats["hits"], st_stats["misses"]) == (3, 2)
+    assert {h.node_id for h in hits} >= buffered
+    assert mem.short_term.hit_rate() == pytest.approx(0.6)
+
+
+def test_bad_short_term_arguments() -> None:
+    graph, ids = graph_with(2)
+    with pytest.raises(ValidationError, match="capacity"):
+        ShortTermMemory(graph, capacity=0)
+    with pytest.raises(ValidationError, match="policy"):
+        ShortTermMemory(graph, policy="random")
+    with pytest.raises(ValidationError, match="on_flush"):
+        ShortTermMemory(graph, consolidate=True)
+    stm = ShortTermMemory(graph)
+    with pytest.raises(UnknownNodeError, match="O77"):
+        stm.lookup("O77")
+    with pytest.raises(UnknownNodeError):
+        stm.access([ids[0], "nope"])
+    assert (stm.hits, stm.misses, len(stm)) == (0, 0, 0)  # nothing half-applied
+    with pytest.raises(ValidationError, match="since_ns"):
+        stm.changes(since_ns=-1)
+    assert stm.hit_rate() == 0.0
+
+
+def test_lookup_returns_the_freshest_record() -> None:
+    mem = hashing_memory(write_policy="consolidate", stable_observations=5)
+    mem.integrate(Observation(1, (cup(1.0, isDirty=False),)))
+    node = mem.scene_graph.object_by_source("cup").node_id
+    mem.integrate(Observation(2, (cup(1.5, isDirty=True),)))
+    assert mem.scene_graph.object(node).position[0] == 1.0  # held back
+    state = mem.short_term.lookup(node)
+    assert state.position[0] == 1.5 and state.states["isDirty"] is True
+    assert mem.short_term.hits == 1
+
+
+# ------------------------------------------------------------- consolidation
+def test_consolidation_waits_for_stability() -> None:
+    mem = hashing_memory(write_policy="consolidate", stable_observations=2)
+    mem.integrate(Observation(1, (cup(1.0),)))
+    node = mem.scene_graph.object_by_source("cup").node_id
+    mem.integrate(Observation(2, (cup(2.0),)))
+    mem.integrate(Observation(3, (cup(2.0),)))
+    assert mem.scene_graph.object(node).position[0] == 1.0  # seen unchanged once: not yet
+    assert mem.stats()["short_term"]["pending"] == 1
+    mem.integrate(Observation(4, (cup(2.0),)))
+    long_term = mem.scene_graph.object(node)
+    assert long_term.position[0] == 2.0 and long_term.last_seen_ns == 4
+    assert mem.stats()["short_term"]["pending"] == 0
+
+
+def test_write_through_updates_long_term_at_once() -> None:
+    mem = hashing_memory()
+    mem.integrate(Observation(1, (cup(1.0),)))
+    mem.integrate(Observation(2, (cup(2.0),)))
+    assert mem.scene_graph.object_by_source("cup").position[0] == 2.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.floats(0, 5)), min_size=1, max_size=40),
+       st.integers(1, 4))
+def test_nothing_evicted_is_lost(moves: list[tuple[int, float]], capacity: int) -> None:
+    """Under consolidation with a tiny buffer, long-term memory ends equal to write-through."""
+    mems = [
+        hashing_memory(write_policy=w, short_term_capacity=capacity, stable_observations=3)
+        for w in ("consolidate", "write_through")
+    ]
+    for t, (i, x) in enumerate(moves):
+        for mem in mems:
+            mem.integrate(Observation(t, (cup(round(x, 2), f"c{i}"),)))
+    mems[0].consolidate()
+    positions = [
+        {n.source_id: n.position for n in m.scene_graph.objects()} for m in mems
+    ]
+    assert positions[0] == positions[1]
+    assert mems[0].stats()["short_term"]["pending"] == 0
+
+
+# ---------------------------------------------------------------- forgetting
+@given(st.floats(0.5, 50), st.floats(0.5, 50), st.floats(0.01, 1e4), st.floats(0.1, 1e3))
+def test_stronger_memories_fade_slower(s1: float, s2: float, dt: float, tau: float) -> None:
+    r = retention(np.array([min(s1, s2), max(s1, s2)]), np.array([dt, dt]), tau)
+    assert r[0] <= r[1]
+    assert retention(np.array([1.0]), np.array([0.0]), tau)[0] == 1.0
+
+
+def test_forgetting_drops_unused_objects_and_spares_reinforced_ones() -> None:
+    mem = hashing_memory(forget_tau_s=10.0, forget_threshold=0.2, short_term_capacity=1)
+    mem.integrate(Observation(0, (cup(1.0, "a"), cup(2.0, "b", "Mug"))))
+    a = mem.scene_graph.object_by_source("a").node_id
+    b = mem.scene_graph.object_by_source("b").node_id
+    for _ in range(3):
+        mem.short_term.access([a])  # strength 4: time constant 40 s
+    buffered = mem.short_term.entries()[0].node_id
+    mem.integrate(Observation(20 * SECOND, (cup(9.0, "z", "Bowl"),)))  # 20 s later
+    # exp(-20/10) = 0.14 < 0.2 forgets an unreinforced object; exp(-20/40) = 0.61 keeps `a`.
+    assert a in mem.scene_graph
+    assert (b in mem.scene_graph) == (b == buffered)
+    assert mem.config.forget_tau_s == 10.0
+
+
+def test_forgetting_is_off_by_default() -> None:
+    mem = hashing_memory()
+    mem.integrate(Observation(0, (cup(1.0),)))
+    mem.integrate(Observation(10**18, ()))
+    assert len(mem.scene_graph.objects()) == 1
+
+
+# ----------------------------------------------------------------- snapshots
+def test_short_term_snapshot_round_trip(fridge_episode: Episode) -> None:
+    mem = fridge_episode.mem
+    mem.query(text="apple", k=2)
+    d = json.loads(json.dumps(mem.to_dict()))
+    back = EmbodiedMemory.from_dict(d)
+    assert canonical(back.to_dict()["short_term"]) == canonical(d["short_term"])
+    assert back.short_term.changes() == mem.short_term.changes()
+    assert back.short_term.hit_rate() == mem.short_term.hit_rate()
+
+
+def test_pending_updates_survive_a_snapshot() -> None:
+    mem = hashing_memory(write_policy="consolidate", stable_observations=9)
+    mem.integrate(Observation(1, (cup(1.0),)))
+    mem.integrate(Observation(2, (cup(3.0, isDirty=True),)))
+    back = EmbodiedMemory.from_dict(json.loads(json.dumps(mem.to_dict())))
+    back.consolidate()
+    node = back.scene_graph.object_by_source("cup")
+    assert node.position[0] == 3.0 and node.states["isDirty"] is True
+
+
+def test_bad_short_term_snapshot() -> None:
+    mem = hashing_memory()
+    d = mem.to_dict()
+    d["short_term"]["version"] = 99
+    with pytest.raises(SnapshotError, match="short_term.version"):
+        EmbodiedMemory.from_dict(d)
+    d = mem.to_dict()
+    del d["short_term"]["entries"]
+    with pytest.raises(SnapshotError, match="short_term"):
+        EmbodiedMemory.from_dict(d)
+    d = mem.to_dict()
+    d["short_term"]["policy"] = "fifo"
+    with pytest.raises(SnapshotError, match="policy"):
+        EmbodiedMemory.from_dict(d)
+
+
+def test_old_snapshots_without_short_term_are_tracked() -> None:
+    mem = hashing_memory()
+    mem.integrate(Observation(5, (cup(1.0),)))
+    d = mem.to_dict()
+    del d["short_term"]
+    back = EmbodiedMemory.from_dict(d)
+    node = back.scene_graph.object_by_source("cup").node_id
+    assert back.short_term.evidence(node).first_seen_ns == 5
+
+
+def test_every_policy_is_configurable() -> None:
+    for name in POLICIES:
+        mem = hashing_memory(short_term_policy=name, short_term_capacity=2)
+        mem.integrate(Observation(1, tuple(cup(float(i), f"c{i}") for i in range(4))))
+        assert len(mem.short_term) == 2 and mem.stats()["short_term"]["policy"] == name
