@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from embodmem.types import ObjectObservation, Vec3
+
+
+class Positioned(Protocol):
+    """Anything with a world position (object nodes)."""
+
+    position: Vec3
 
 
 class LabelGrid:
@@ -61,7 +68,7 @@ def associate(
     detections: Sequence[ObjectObservation],
     by_source: Mapping[str, str],
     grid: LabelGrid,
-    positions: Mapping[str, Vec3],
+    nodes: Mapping[str, Positioned],
     max_distance: float = 0.5,
 ) -> list[str | None]:
     """Node id matched to each detection, or None for a new object.
@@ -84,7 +91,7 @@ def associate(
         for node in grid.near(det.label, det.position, max_distance):  # type: ignore[arg-type]
             if node in taken:
                 continue
-            d = math.dist(positions[node], det.position)  # type: ignore[arg-type]
+            d = math.dist(nodes[node].position, det.position)  # type: ignore[arg-type]
             if d <= best_d:
                 best, best_d = node, d
         if best is not None:

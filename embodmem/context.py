@@ -11,7 +11,8 @@ Relevant objects: the task is split into clauses; each clause takes its `per_cla
 object descriptions (see `embodmem.retrieval`), so every thing the task names gets a slot.
 Recent short-term changes of the shown objects come first ("Apple O23: moved from CounterTop O5
 to Fridge O12 (PutObject, 3.0 s ago)"). Blocks are kept by priority (changes, relevant objects
-in rank order, summaries, the rest) until the budget is spent. A budget that cannot even hold
+in rank order, expanded nodes, the rest) in priority order up to the first block that does
+not fit, so a larger budget only adds lines and no line appears without its parent. A budget that cannot even hold
 the room lines raises `QueryError`; `budget_tokens=None` means no limit.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from embodmem.errors import QueryError, ValidationError
-from embodmem.nodes import RoomNode
+from embodmem.nodes import ObjectNode, RoomNode
 from embodmem.retrieval import Retriever, state_words
 from embodmem.scene_graph import SceneGraph
 from embodmem.short_term import PRESENCE, ShortTermMemory
@@ -249,15 +250,17 @@ class ContextBuilder:
         rooms: dict[str | None, list[str]] = {}
         for node_id in objects:
             rooms.setdefault(self._room_of(node_id), []).append(node_id)
-        for room, members in rooms.items():
-            if room in opened:
-                for n in members:
-                    if g.parent(n) is None:
-                        prio.setdefault(n, 3.0)
-        for node_id in opened:
-            if node_id in prio or node_id in rooms:
-                for child in g.children(node_id) if node_id not in rooms else []:
-                    prio.setdefault(child, 3.0)
+        for node_id in sorted(opened):
+            if node_id in rooms:  # a room opens to its furniture (objects on nothing)
+                opened_ids = [n for n in rooms[node_id] if g.parent(n) is None]
+            elif isinstance(g.node(node_id), ObjectNode):
+                for n in [node_id, *g.support_chain(node_id)]:
+                    prio.setdefault(n, 2.5)
+                opened_ids = g.children(node_id)
+            else:
+                continue
+            for n in opened_ids:
+                prio.setdefault(n, 3.0)
         blocks: list[_Block] = []
         changes = self._change_lines(set(prio), self.short_term.now_ns)
         for i, (n, line) in enumerate(changes):
@@ -265,7 +268,7 @@ class ContextBuilder:
             blocks.append(_Block(i / 100, (0, i), lines, [n]))
         ordered = sorted(rooms.items(), key=lambda kv: str(kv[0]))
         for r_index, (room, members) in enumerate(ordered):
-            head = self._room_head(room, members, prio, mode, opened)
+            head = self._room_head(room, members, prio, mode)
             blocks.append(_Block(0.0, (1, r_index, 0), [head], [room] if room else [], True))
             shown = [n for n in members if n in prio]
             blocks += self._tree_blocks(shown, prio, (1, r_index))
@@ -281,13 +284,13 @@ class ContextBuilder:
         members: list[str],
         prio: dict[str, float],
         mode: str,
-        opened: frozenset[str],
     ) -> str:
         label = self.graph.node(room).label if room else _NO_ROOM
         head = f"{room} {label}" if room else label
         hidden = [n for n in members if n not in prio]
-        if not hidden:
-            return f"{head}: {len(members)} objects"
+        if mode != "collapsed" or not hidden:
+            more = f", {len(hidden)} not shown" if hidden else ""
+            return f"{head}: {len(members)} objects{more}"
         folded = Counter(
             self.graph.object(n).label
             for n in hidden
@@ -297,8 +300,7 @@ class ContextBuilder:
         parts = [f"{lab}x{c}" if c > 1 else lab for lab, c in sorted(folded.items())]
         if rest:
             parts.append(f"{rest} small objects")
-        what = "not shown" if mode != "collapsed" or room in opened else "collapsed"
-        return f"{head}: {len(members)} objects; {what}: {', '.join(parts)}"
+        return f"{head}: {len(members)} objects; collapsed: {', '.join(parts)}"
 
     def _tree_blocks(
         self, shown: list[str], prio: dict[str, float], where: tuple[int, ...]
@@ -336,8 +338,10 @@ class ContextBuilder:
                 "budget_tokens", budget, f"too small: the room lines alone need {used} tokens"
             )
         for i in sorted(range(len(blocks)), key=lambda j: (blocks[j].priority, blocks[j].order)):
-            if keep[i] or (budget is not None and used + cost[i] > budget):
+            if keep[i]:
                 continue
+            if budget is not None and used + cost[i] > budget:
+                break  # a prefix of the priority order: parents stay before their children
             keep[i] = True
             used += cost[i]
         kept = sorted((b for b, k in zip(blocks, keep, strict=True) if k), key=lambda b: b.order)

@@ -19,6 +19,11 @@ from embodmem.errors import EmbodmemError, ValidationError
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[a-z0-9]+")
+# Function words carry no meaning for a bag-of-features embedder.
+_STOPWORDS = frozenset(
+    "a an the in on of to at and or with from into onto it its is are be this that some "
+    "please then".split()
+)
 
 
 class EmbedderUnavailableError(EmbodmemError):
@@ -61,6 +66,7 @@ class HashingEmbedder:
 
     Deterministic across processes (CRC32, not Python's salted `hash`), no model files, no torch.
     Words weigh more than trigrams so exact word matches dominate; trigrams catch "knives"/"knife".
+    Function words ("the", "in", ...) are skipped.
     """
 
     def __init__(self, dim: int = 256) -> None:
@@ -72,6 +78,8 @@ class HashingEmbedder:
     def _features(self, text: str) -> list[tuple[int, float]]:
         out: list[tuple[int, float]] = []
         for word in _WORD.findall(label_words(text)):
+            if word in _STOPWORDS:
+                continue
             out.append((_bucket("w:" + word), 1.0))
             padded = f"<{word}>"
             out += [(_bucket("c:" + padded[i : i + 3]), 0.25) for i in range(len(padded) - 2)]

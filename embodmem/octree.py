@@ -6,7 +6,8 @@ coordinates (3 x int32, so queries never decode keys), occupancy log-odds (float
 (uint32), last-seen time (int64 ns) and object id (int64, -1 = none). There is no Python object
 per voxel and no pointer tree: an aligned octree cell of any level is a contiguous key range, so
 a box or radius query covers its box with a few aligned cells and finds each with two binary
-searches (`np.searchsorted`).
+searches (`np.searchsorted`). Memory: 20 bytes of index (key + coordinates) and 24 bytes of
+payload per voxel.
 
 Inserts are batched: the batch is encoded, sorted and deduplicated, existing voxels are updated
 in place and new voxels are merged into a small sorted write buffer, which is merged into the
@@ -338,6 +339,8 @@ class Octree:
                                   f"expected one id per point, shape ({rows},)")
         if ids.size and ids.min() < -1:
             raise ValidationError("object_ids", int(ids.min()), "ids must be >= 0 (or -1 for none)")
+        if ids.size and ids.dtype.kind == "u" and ids.max() > np.iinfo(np.int64).max:
+            raise ValidationError("object_ids", int(ids.max()), "ids must fit in int64")
         return ids.astype(np.int64, copy=False)
 
     def _radius(self, field: str, r: Any) -> float:
@@ -407,7 +410,7 @@ class Octree:
             self._occupied += m if occ else 0
             self._grow_bounds(new)
             if len(self._buf) > max(MIN_BUFFER, len(self._main) >> 3):
-                self._main, self._buf = self._main.merged(self._buf), _Run.empty()
+                self.compact()
         return InsertResult(n, m, dropped)
 
     def _apply_hits(self, run: _Run, pos: np.ndarray, counts: np.ndarray, ids: np.ndarray,
@@ -758,10 +761,15 @@ class Octree:
         return o3d.geometry.VoxelGrid.create_from_point_cloud_within_bounds(
             pcd, self.resolution, lo, hi)
 
-    def state_dict(self) -> dict[str, Any]:
-        """Versioned snapshot: numpy arrays (copies) and JSON scalars."""
+    def compact(self) -> None:
+        """Merge the write buffer into the main run now (queries then search one run); inserts
+        do this on their own once the buffer outgrows an eighth of the main run."""
         if len(self._buf):
             self._main, self._buf = self._main.merged(self._buf), _Run.empty()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Versioned snapshot: numpy arrays (copies) and JSON scalars."""
+        self.compact()
         out: dict[str, Any] = {"format": FORMAT, "version": VERSION,
                                "resolution": self.resolution, **self.probs,
                                "free_space": self.free_space,

@@ -41,7 +41,7 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from embodmem.errors import ValidationError
-from embodmem.types import ObjectObservation
+from embodmem.types import BBox3D, ObjectObservation, quat_to_matrix
 
 # Vertical tolerances (m) of a resting contact: the child's bottom may sit SINK_TOL below a
 # support's box top (meshes dip into slabs, seats, basins) or LIFT_TOL above it.
@@ -67,11 +67,33 @@ NEAR_BAND = 0.3
 NEAR_K = 3
 # Labels (lower case, letters and digits only) that hold things inside them, for sources that
 # give no receptacle attributes, or THOR receptacles with no placement mode.
-CONTAINER_LABELS = frozenset({
-    "basket", "bathtubbasin", "bin", "bowl", "box", "bucket", "cabinet", "cup", "drawer",
-    "fridge", "garbagecan", "laundryhamper", "microwave", "mug", "oven", "pan", "pot",
-    "refrigerator", "safe", "sink", "sinkbasin", "trashcan", "vase",
-})
+CONTAINER_LABELS = frozenset(
+    {
+        "basket",
+        "bathtubbasin",
+        "bin",
+        "bowl",
+        "box",
+        "bucket",
+        "cabinet",
+        "cup",
+        "drawer",
+        "fridge",
+        "garbagecan",
+        "laundryhamper",
+        "microwave",
+        "mug",
+        "oven",
+        "pan",
+        "pot",
+        "refrigerator",
+        "safe",
+        "sink",
+        "sinkbasin",
+        "trashcan",
+        "vase",
+    }
+)
 Parent = tuple[str, str]
 
 
@@ -85,8 +107,9 @@ class Body:
 
     Build it with `make_body` or `body_from_object` (arrays are read-only; bodies compare by
     identity). `bounds` repeats lo/hi as plain floats (x0, y0, z0, x1, y1, z1) for the hot
-    path; `footprint` is the xy shadow of the (oriented) box, `centre` its centroid, and
-    `aligned` says it is its own bounding rectangle (overlaps need no clipping).
+    path; `footprint` is the xy shadow of an oriented box, or None when that shadow is the
+    bounds rectangle itself (`aligned`: overlaps need no clipping; see `footprint_polygon`);
+    `centre` is the footprint's centroid.
     """
 
     key: str
@@ -98,7 +121,7 @@ class Body:
     receptacle_mode: str | None
     openable: bool
     movable: bool
-    footprint: Polygon
+    footprint: Polygon | None
     aligned: bool
     bounds: tuple[float, float, float, float, float, float]
     centre: tuple[float, float]
@@ -124,19 +147,21 @@ def make_body(
         raise RelationError("body.label", label, "expected a non-empty string")
     if receptacle_mode not in ("in", "on", None):
         raise RelationError("body.receptacle_mode", receptacle_mode, "expected 'in', 'on' or None")
+    # Plain floats: for a handful of numbers, Python arithmetic beats numpy's per-call cost.
     try:
-        lo_a, hi_a = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+        x0, y0, z0 = (float(v) for v in lo)
+        x1, y1, z1 = (float(v) for v in hi)
     except (TypeError, ValueError):
         raise RelationError("body.bounds", (lo, hi), "expected two 3-vectors") from None
-    if lo_a.shape != (3,) or hi_a.shape != (3,) or not np.isfinite([lo_a, hi_a]).all():
+    if not math.isfinite(x0 + y0 + z0 + x1 + y1 + z1):
         raise RelationError("body.bounds", (lo, hi), "expected two finite 3-vectors")
-    if (hi_a < lo_a).any():
+    if x1 < x0 or y1 < y0 or z1 < z0:
         raise RelationError("body.bounds", (lo, hi), "hi must be >= lo on every axis")
-    mid = (lo_a[:2] + hi_a[:2]) / 2
-    lo_a[:2] = np.minimum(lo_a[:2], mid - MIN_HALF)
-    hi_a[:2] = np.maximum(hi_a[:2], mid + MIN_HALF)
-    rect = box(lo_a[0], lo_a[1], hi_a[0], hi_a[1])
-    footprint, aligned = rect, True
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    x0, y0 = min(x0, mx - MIN_HALF), min(y0, my - MIN_HALF)
+    x1, y1 = max(x1, mx + MIN_HALF), max(y1, my + MIN_HALF)
+    lo_a, hi_a = np.array((x0, y0, z0)), np.array((x1, y1, z1))
+    footprint: Polygon | None = None  # None: the footprint is the bounds rectangle itself
     if corners is not None:
         try:
             corners = np.array(corners, dtype=np.float64)
@@ -144,23 +169,72 @@ def make_body(
             raise RelationError("body.corners", corners, "expected 8 x 3 numbers") from None
         if corners.shape != (8, 3) or not np.isfinite(corners).all():
             raise RelationError("body.corners", f"shape {corners.shape}", "expected 8 finite xyz")
-        hull = shapely.convex_hull(shapely.multipoints(corners[:, :2])).intersection(rect)
-        if isinstance(hull, Polygon) and 0 < hull.area < 0.999 * rect.area:
-            footprint, aligned = hull, False
+        if not _fills_rectangle(corners[:, :2], lo_a[:2], hi_a[:2]):
+            xy = corners[:, :2]
+            hull = shapely.convex_hull(shapely.multipoints(xy))
+            inside = (xy.min(axis=0) >= (x0 - 1e-6, y0 - 1e-6)).all() and (
+                xy.max(axis=0) <= (x1 + 1e-6, y1 + 1e-6)
+            ).all()
+            if not inside:  # the source's own bounds cut the oriented box: clip to them
+                hull = hull.intersection(box(x0, y0, x1, y1))
+            if isinstance(hull, Polygon) and 0 < hull.area < 0.999 * (x1 - x0) * (y1 - y0):
+                footprint = hull
     for arr in (lo_a, hi_a, corners):
         if arr is not None:
             arr.flags.writeable = False
-    area = float(footprint.area)
-    centroid = footprint.centroid
-    shapely.prepare(footprint)
+    if footprint is None:
+        area = (x1 - x0) * (y1 - y0)
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+    else:
+        area = float(footprint.area)
+        centroid = footprint.centroid
+        centre = (float(centroid.x), float(centroid.y))
+        shapely.prepare(footprint)
     return Body(
-        key=key, label=label, lo=lo_a, hi=hi_a, corners=corners, receptacle=bool(receptacle),
-        receptacle_mode=receptacle_mode if receptacle else None, openable=bool(openable),
-        movable=bool(movable), footprint=footprint, aligned=aligned,
-        bounds=(*map(float, lo_a), *map(float, hi_a)),  # type: ignore[arg-type]
-        centre=(float(centroid.x), float(centroid.y)), area=area,
-        volume=area * float(hi_a[2] - lo_a[2]),
+        key=key,
+        label=label,
+        lo=lo_a,
+        hi=hi_a,
+        corners=corners,
+        receptacle=bool(receptacle),
+        receptacle_mode=receptacle_mode if receptacle else None,
+        openable=bool(openable),
+        movable=bool(movable),
+        footprint=footprint,
+        aligned=footprint is None,
+        bounds=(x0, y0, z0, x1, y1, z1),
+        centre=centre,
+        area=area,
+        volume=area * (z1 - z0),
     )
+
+
+def _fills_rectangle(xy: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float = 1e-4) -> bool:
+    """Whether box corners projected to xy all sit on corners of the bounds rectangle (yaw a
+    multiple of 90 degrees): then the footprint is the rectangle, no polygon needed."""
+    on_x = np.minimum(np.abs(xy[:, 0] - lo[0]), np.abs(xy[:, 0] - hi[0])) <= tol
+    on_y = np.minimum(np.abs(xy[:, 1] - lo[1]), np.abs(xy[:, 1] - hi[1])) <= tol
+    return bool(on_x.all() and on_y.all())
+
+
+def _shadow_area(bbox: BBox3D) -> float:
+    """Area of a box's vertical shadow: each face pair contributes its area times the |z| of
+    its normal (exact for any convex box), so near-aligned boxes need no polygon at all."""
+    r = quat_to_matrix(bbox.rotation)
+    sx, sy, sz = bbox.size
+    return sx * sy * abs(r[2, 2]) + sy * sz * abs(r[2, 0]) + sx * sz * abs(r[2, 1])
+
+
+def _rect_area(lo: Sequence[float], hi: Sequence[float]) -> float:
+    return float((hi[0] - lo[0]) * (hi[1] - lo[1]))
+
+
+def footprint_polygon(body: Body) -> Polygon:
+    """The body's xy footprint as a polygon (built on demand for axis-aligned bodies)."""
+    if body.footprint is not None:
+        return body.footprint
+    x0, y0, _, x1, y1, _ = body.bounds
+    return box(x0, y0, x1, y1)
 
 
 def _flag(attrs: Mapping[str, Any], name: str, default: bool) -> bool:
@@ -199,25 +273,41 @@ def body_from_object(key: str, obj: ObjectObservation) -> Body:
     """
     if not isinstance(obj, ObjectObservation):
         raise RelationError("object", type(obj).__name__, "expected an ObjectObservation")
-    attrs = obj.attributes
-    aabb = _aabb(attrs)
+    return body_from_parts(key, obj.label, obj.position, obj.bbox, obj.attributes)  # type: ignore[arg-type]
+
+
+def body_from_parts(
+    key: str,
+    label: str,
+    position: Sequence[float],
+    bbox: BBox3D | None,
+    attributes: Mapping[str, Any],
+) -> Body:
+    """`Body` from an object's label, position, box and attributes (see `body_from_object`)."""
+    aabb = _aabb(attributes)
     corners = None
-    if obj.bbox is not None:
-        lo, hi = aabb if aabb is not None else obj.bbox.min_max()
-        if not obj.bbox.is_axis_aligned:
-            corners = obj.bbox.corners()
+    if bbox is not None:
+        lo, hi = aabb if aabb is not None else bbox.min_max()
+        if not bbox.is_axis_aligned and _shadow_area(bbox) < 0.999 * _rect_area(lo, hi):
+            corners = bbox.corners()
     else:
-        lo = hi = np.asarray(obj.position, dtype=np.float64)
-    receptacle = _flag(attrs, "receptacle", True)
-    mode = attrs.get("receptacle_mode")
+        lo = hi = np.asarray(position, dtype=np.float64)
+    receptacle = _flag(attributes, "receptacle", True)
+    mode = attributes.get("receptacle_mode")
     if mode is None and receptacle:
-        mode = "in" if _is_container_label(obj.label) else "on"
+        mode = "in" if _is_container_label(label) else "on"
     if mode not in ("in", "on", None):
         raise RelationError("object.attributes.receptacle_mode", mode, "expected 'in' or 'on'")
     return make_body(
-        key, obj.label, lo, hi, corners, receptacle=receptacle, receptacle_mode=mode,
-        openable=_flag(attrs, "openable", False),
-        movable=_flag(attrs, "pickupable", False) or _flag(attrs, "moveable", False),
+        key,
+        label,
+        lo,
+        hi,
+        corners,
+        receptacle=receptacle,
+        receptacle_mode=mode,
+        openable=_flag(attributes, "openable", False),
+        movable=_flag(attributes, "pickupable", False) or _flag(attributes, "moveable", False),
     )
 
 
@@ -231,7 +321,7 @@ def _cover(child: Body, parent: Body) -> float:
         w = min(cx1, px1) - max(cx0, px0)
         h = min(cy1, py1) - max(cy0, py0)
         return max(w, 0.0) * max(h, 0.0) / child.area
-    return child.footprint.intersection(parent.footprint).area / child.area
+    return footprint_polygon(child).intersection(footprint_polygon(parent)).area / child.area
 
 
 def _over(child: Body, parent: Body) -> bool:
@@ -394,7 +484,8 @@ class RelationIndex:
                 found.update(self._cells.get(ij, {}))
             pool = found.values()
         return [
-            b for b in pool
+            b
+            for b in pool
             if b.receptacle and b.bounds[2] <= ct and b.bounds[5] >= low and b.key != child.key
         ]
 
@@ -405,9 +496,14 @@ class RelationIndex:
             return []
         x0, y0, pb, x1, y1, pt = body.bounds
         return [
-            o.key for o in self.overlapping(body)
-            if o.bounds[0] < x1 and x0 < o.bounds[3] and o.bounds[1] < y1 and y0 < o.bounds[4]
-            and pb <= o.bounds[5] and o.bounds[2] <= pt + LIFT_TOL
+            o.key
+            for o in self.overlapping(body)
+            if o.bounds[0] < x1
+            and x0 < o.bounds[3]
+            and o.bounds[1] < y1
+            and y0 < o.bounds[4]
+            and pb <= o.bounds[5]
+            and o.bounds[2] <= pt + LIFT_TOL
             and (o.bounds[2] >= pb - SINK_TOL or o.area <= body.area)
         ]
 
@@ -464,7 +560,7 @@ def _cycle(parent: Mapping[str, Parent]) -> list[str]:
             path.append(k)
             k = parent[k][1] if k in parent else None
         if k is not None and state[k] == 1:
-            return path[path.index(k):]
+            return path[path.index(k) :]
         for p in path:
             state[p] = 2
     return []
@@ -482,8 +578,14 @@ def infer_parents(index: RelationIndex) -> dict[str, Parent]:
         # Only interpenetrating boxes get here (a counter and the sink set into it). Re-resolve
         # one member without its descendants: a fixed body under a movable parent first, else
         # the biggest.
-        k = max(cycle, key=lambda c: (
-            not bodies[c].movable and bodies[parent[c][1]].movable, bodies[c].volume, c))
+        k = max(
+            cycle,
+            key=lambda c: (
+                not bodies[c].movable and bodies[parent[c][1]].movable,
+                bodies[c].volume,
+                c,
+            ),
+        )
         below = _descendants(k, parent)
         del parent[k]
         found = infer_parent(bodies[k], index.candidates_for(bodies[k]), below)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ from embodmem import relations
 from embodmem.association import LabelGrid, associate
 from embodmem.errors import (
     DuplicateIdError,
+    EmbodmemError,
+    SnapshotError,
     UnknownLabelError,
     UnknownNodeError,
     ValidationError,
@@ -70,7 +72,7 @@ class SceneGraph:
         self._connected: dict[str, dict[str, float]] = {}
         # Indexes (derived; rebuilt on load).
         self._label_grid = LabelGrid(cell=max(association_distance, 0.25))
-        self._index = relations.RelationIndex()
+        self._index: relations.RelationIndex | None = relations.RelationIndex()
         self._last_room: str | None = None
 
     # ----------------------------------------------------------------- reading
@@ -191,19 +193,24 @@ class SceneGraph:
         """Node id each detection would join (None: a new object); validates like `integrate`
         and changes nothing (the short-term memory diffs against these nodes first)."""
         self._check(obs)
-        positions = {k: n.position for k, n in self._objects.items()}
         return associate(
-            obs.objects, self._by_source, self._label_grid, positions, self.association_distance
+            obs.objects, self._by_source, self._label_grid, self._objects, self.association_distance
         )
 
-    def integrate(self, obs: Observation) -> IntegrateReport:
-        """Merge one observation; validates fully (bodies included) before changing anything."""
-        self._check(obs)
-        positions = {k: n.position for k, n in self._objects.items()}
-        matches = associate(
-            obs.objects, self._by_source, self._label_grid, positions, self.association_distance
-        )
+    def integrate(
+        self, obs: Observation, matches: Sequence[str | None] | None = None
+    ) -> IntegrateReport:
+        """Merge one observation; validates fully (bodies included) before changing anything.
+
+        `matches` may pass what `match(obs)` returned for this observation and this graph state
+        (callers that inspect matches first save a second association pass).
+        """
+        if matches is None:
+            matches = self.match(obs)
+        elif len(matches) != len(obs.objects):
+            raise ValidationError("matches", len(matches), f"expected {len(obs.objects)} entries")
         # Plan: which detections are new or moved, and their geometry (may raise; nothing changed).
+        self._relation_index()
         bodies: dict[int, relations.Body] = {}
         for i, (det, node_id) in enumerate(zip(obs.objects, matches, strict=True)):
             if node_id is None or self._changed_shape(self._objects[node_id], det):
@@ -354,7 +361,7 @@ class SceneGraph:
         for sid in node.source_ids:
             self._by_source.pop(sid, None)
         self._label_grid.remove(node_id)
-        self._index.remove(node_id)
+        self._relation_index().remove(node_id)
         del self._objects[node_id]
         del self._nodes[node_id]
         self._children.pop(node_id, None)
@@ -424,7 +431,7 @@ class SceneGraph:
     # ------------------------------------------------------------- relations
     def _refresh_relations(self, touched: dict[str, relations.Body]) -> None:
         """Recompute on/in/near for touched objects and for objects that may rest on them."""
-        index = self._index
+        index = self._relation_index()
         for node_id, body in touched.items():
             if node_id in index.bodies:
                 index.remove(node_id)
@@ -440,11 +447,10 @@ class SceneGraph:
             self._refresh_near(node_id)
 
     def _resolve_parent(self, node_id: str) -> None:
-        body = self._index.bodies[node_id]
+        index = self._relation_index()
+        body = index.bodies[node_id]
         below = self._descendants(node_id)
-        self._set_parent(
-            node_id, relations.infer_parent(body, self._index.candidates_for(body), below)
-        )
+        self._set_parent(node_id, relations.infer_parent(body, index.candidates_for(body), below))
 
     def _descendants(self, node_id: str) -> set[str]:
         out, stack = {node_id}, [node_id]
@@ -461,26 +467,34 @@ class SceneGraph:
         parent = self._parent.get(node_id)
         related = {parent[1]} if parent else set()
         related |= self._children.get(node_id, set())
-        found = relations.near_of(self._index.bodies[node_id], self._index, related)
+        index = self._relation_index()
+        found = relations.near_of(index.bodies[node_id], index, related)
         if found:
             self._near[node_id] = set(found)
             for other in found:
                 self._near.setdefault(other, set()).add(node_id)
 
     def rebuild_indexes(self) -> None:
-        """Recompute derived indexes (association grid, relation index) after loading."""
+        """Recompute derived indexes after loading: the association grid now, the relation
+        index (object geometry) lazily, on the first update that needs it."""
         self._label_grid = LabelGrid(cell=self._label_grid.cell)
-        self._index = relations.RelationIndex()
         self._by_source.clear()
         for node in self._objects.values():
             self._label_grid.put(node.node_id, node.label, node.position)
             for sid in node.source_ids:
                 self._by_source[sid] = node.node_id
-            self._index.add(relations.body_from_object(node.node_id, _observation_of(node)))
+        self._index = None
 
-
-def _observation_of(node: ObjectNode) -> ObjectObservation:
-    """An observation carrying a node's geometry and attributes (to rebuild its body)."""
-    return ObjectObservation(
-        label=node.label, position=node.position, bbox=node.bbox, attributes=node.attributes
-    )
+    def _relation_index(self) -> relations.RelationIndex:
+        """The relation index over every object's geometry, built on first use after a load."""
+        if self._index is None:
+            try:
+                self._index = relations.RelationIndex(
+                    relations.body_from_parts(n.node_id, n.label, n.position, n.bbox, n.attributes)
+                    for n in self._objects.values()
+                )
+            except EmbodmemError as exc:
+                raise SnapshotError(
+                    f"scene_graph: loaded object geometry is invalid ({exc})"
+                ) from None
+        return self._index

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import sqlite3
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from embodmem.errors import SnapshotError, ValidationError
 
@@ -50,23 +50,19 @@ def decode_array(d: Mapping[str, Any], field: str) -> np.ndarray:
     return arr.copy()
 
 
-def _reject_constant(name: str) -> Any:
-    raise SnapshotError(f"snapshot contains {name}, which is not valid JSON")
-
-
 def dumps(payload: Mapping[str, Any]) -> bytes:
-    """Canonical JSON bytes of a snapshot (NaN/inf rejected)."""
+    """Canonical JSON bytes of a snapshot (orjson: shortest round-trip floats, exact)."""
     try:
-        return json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    except ValueError as exc:
+        return orjson.dumps(payload)
+    except TypeError as exc:
         raise ValidationError("snapshot", "payload", f"not serialisable: {exc}") from None
 
 
 def loads(data: bytes, where: str) -> dict[str, Any]:
-    """Parse snapshot JSON; truncated or corrupt data raises `SnapshotError`."""
+    """Parse snapshot JSON; truncated or corrupt data (or NaN/inf) raises `SnapshotError`."""
     try:
-        out = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        out = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         raise SnapshotError(f"{where}: truncated or corrupt snapshot ({exc})") from None
     if not isinstance(out, dict):
         raise SnapshotError(f"{where}: expected a JSON object at the top level")

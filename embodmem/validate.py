@@ -27,6 +27,10 @@ def finite_float(field: str, value: Any) -> float:
 
 def vec3(field: str, value: Any) -> Vec3:
     """Three finite floats, from any length-3 sequence or array."""
+    if type(value) in (tuple, list) and len(value) == 3:  # fast path: plain finite floats
+        x, y, z = value
+        if type(x) is float and type(y) is float and type(z) is float and math.isfinite(x + y + z):
+            return (x, y, z)
     if isinstance(value, (str, bytes, Mapping)):
         raise ValidationError(field, value, "expected a sequence of 3 numbers")
     try:
@@ -41,6 +45,16 @@ def vec3(field: str, value: Any) -> Vec3:
 
 def quaternion(field: str, value: Any) -> tuple[float, float, float, float]:
     """A unit quaternion (x, y, z, w); normalised, rejected when near zero."""
+    if type(value) in (tuple, list) and len(value) == 4:  # fast path: already unit, finite
+        x, y, z, w = value
+        if (
+            type(x) is float
+            and type(y) is float
+            and type(z) is float
+            and type(w) is float
+            and abs(x * x + y * y + z * z + w * w - 1.0) <= 1e-12
+        ):
+            return (x, y, z, w)
     if isinstance(value, (str, bytes, Mapping)):
         raise ValidationError(field, value, "expected a quaternion (x, y, z, w)")
     try:
@@ -118,6 +132,8 @@ def points_array(field: str, value: Any, drop_nonfinite: bool = False) -> tuple[
         return np.empty((0, 3), dtype=np.float64), 0
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValidationError(field, f"shape {arr.shape}", "expected an (N, 3) array")
+    if np.isfinite(arr).all():  # fast path: one pass, no per-row mask
+        return arr, 0
     finite = np.isfinite(arr).all(axis=1)
     dropped = int(arr.shape[0] - finite.sum())
     if dropped:

@@ -199,7 +199,7 @@ def bench_queries(tree: Octree, agents: np.ndarray, n_queries: int, rng: np.rand
     held = rng.random(len(centres)) < 0.01
     fresh = Octree(RES)
     fresh.insert_points(centres[~held])
-    fresh.state_dict()  # start from a merged main run
+    fresh.compact()  # start from one merged run
     news = np.array_split(centres[held], n_queries)
     lat = []
     for p, new in zip(pts, news, strict=True):

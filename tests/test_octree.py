@@ -24,8 +24,7 @@ from embodmem.errors import (
 from embodmem.octree import OFFSET, Octree, logit
 
 RES = 0.1
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPS = 1e-9
 
 
@@ -64,9 +63,12 @@ def rows(a: np.ndarray) -> set[tuple[float, ...]]:
 def clouds(n_max: int = 60, span: float = 1.0):
     """Point batches in a small region straddling the origin (so voxels repeat and the signed
     Morton offset matters), each with optional object ids."""
-    batch = st.integers(1, n_max).flatmap(lambda n: st.tuples(
-        hnp.arrays(np.float64, (n, 3), elements=st.floats(-span, span, allow_nan=False)),
-        st.one_of(st.none(), hnp.arrays(np.int64, (n,), elements=st.integers(-1, 6)))))
+    batch = st.integers(1, n_max).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.float64, (n, 3), elements=st.floats(-span, span, allow_nan=False)),
+            st.one_of(st.none(), hnp.arrays(np.int64, (n,), elements=st.integers(-1, 6))),
+        )
+    )
     return st.lists(batch, min_size=1, max_size=3)
 
 
@@ -76,7 +78,7 @@ def build(batches: list, res: float = RES) -> tuple[Octree, Reference]:
         tree.insert_points(pts, time_ns=t, object_ids=ids)
         ref.insert(pts, ids)
         if t == 0:
-            tree.state_dict()  # merges the write buffer: later batches search both runs
+            tree.compact()  # later batches go to the write buffer: queries search both runs
     return tree, ref
 
 
@@ -84,16 +86,24 @@ points3 = st.tuples(*[st.floats(-1.5, 1.5, allow_nan=False)] * 3)
 
 
 # ------------------------------------------------------------------------------ Morton
-@given(hnp.arrays(np.int64, st.tuples(st.integers(0, 50), st.just(3)),
-                  elements=st.integers(0, morton.MAX_INDEX)))
+@given(
+    hnp.arrays(
+        np.int64,
+        st.tuples(st.integers(0, 50), st.just(3)),
+        elements=st.integers(0, morton.MAX_INDEX),
+    )
+)
 def test_morton_round_trip(index):
     codes = morton.encode(index)
     assert codes.dtype == np.uint64
     assert np.array_equal(morton.decode(codes), index)
 
 
-@given(st.lists(st.integers(0, morton.MAX_INDEX), min_size=3, max_size=3),
-       st.lists(st.integers(0, 40), min_size=3, max_size=3), st.integers(0, 4))
+@given(
+    st.lists(st.integers(0, morton.MAX_INDEX), min_size=3, max_size=3),
+    st.lists(st.integers(0, 40), min_size=3, max_size=3),
+    st.integers(0, 4),
+)
 def test_cell_starts_match_encoded_cells(lo, size, level):
     hi = [min(a + s, morton.MAX_INDEX) for a, s in zip(lo, size, strict=True)]
     got = np.sort(morton.cell_starts(lo, hi, level))
@@ -174,9 +184,12 @@ def slab(origin: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray, marg
 
 
 @SETTINGS
-@given(clouds(n_max=30), points3,
-       st.tuples(*[st.floats(-1, 1, allow_nan=False)] * 3).filter(
-           lambda v: math.hypot(*v) > 1e-3), st.floats(0.01, 4))
+@given(
+    clouds(n_max=30),
+    points3,
+    st.tuples(*[st.floats(-1, 1, allow_nan=False)] * 3).filter(lambda v: math.hypot(*v) > 1e-3),
+    st.floats(0.01, 4),
+)
 def test_raycast_finds_the_first_voxel_entered(batches, origin, direction, max_range):
     tree, ref = build(batches)
     o, d = np.array(origin), np.array(direction) / np.linalg.norm(direction)
@@ -285,8 +298,12 @@ BAD_INSERTS = [
     (dict(points=np.zeros((3, 3)), object_ids=[1, 2]), ValidationError, "object_ids"),
     (dict(points=np.zeros((3, 3)), object_ids=[1.5, 2, 3]), ValidationError, "object_ids"),
     (dict(points=np.zeros((3, 3)), object_ids=[1, -2, 3]), ValidationError, "object_ids"),
-    (dict(points=np.zeros((3, 3)), object_ids=[True, False, True]), ValidationError,
-     "object_ids"),
+    (dict(points=np.zeros((3, 3)), object_ids=[True, False, True]), ValidationError, "object_ids"),
+    (
+        dict(points=np.zeros((1, 3)), object_ids=np.array([2**63], np.uint64)),
+        ValidationError,
+        "object_ids",
+    ),
     (dict(points=np.zeros((3, 3)), time_ns=-1), ValidationError, "time_ns"),
     (dict(points=np.zeros((3, 3)), time_ns=1.5), ValidationError, "time_ns"),
 ]
@@ -295,8 +312,9 @@ BAD_INSERTS = [
 @pytest.mark.parametrize(("kwargs", "error", "field"), BAD_INSERTS)
 def test_bad_insert_raises_and_leaves_tree_unchanged(kwargs, error, field):
     tree = Octree(0.05)
-    tree.insert_points(np.random.default_rng(0).uniform(-2, 2, (500, 3)), time_ns=3,
-                       object_ids=np.arange(500) % 7)
+    tree.insert_points(
+        np.random.default_rng(0).uniform(-2, 2, (500, 3)), time_ns=3, object_ids=np.arange(500) % 7
+    )
     before = tree.state_dict()
     with pytest.raises(error) as exc:
         tree.insert_points(**kwargs)
@@ -319,27 +337,31 @@ def test_out_of_bounds_error_names_the_value():
         tree.insert_points([[limit, 0.0, 0.0]])
 
 
-@pytest.mark.parametrize(("call", "error", "field"), [
-    (lambda t: t.query_radius([0, 0, np.nan], 1), ValidationError, "center[2]"),
-    (lambda t: t.query_radius([0, 0, 0], -1), QueryError, "r"),
-    (lambda t: t.query_radius([1e9, 0, 0], 1), OutOfBoundsError, "center"),
-    (lambda t: t.query_box([1, 0, 0], [0, 1, 1]), QueryError, "hi"),
-    (lambda t: t.query_box([0, 0], [1, 1, 1]), ValidationError, "lo"),
-    (lambda t: t.knn([0, 0, 0], 0), QueryError, "k"),
-    (lambda t: t.knn([0, 0, 0], 2.5), QueryError, "k"),
-    (lambda t: t.objects_near([0, 0, 0], math.inf), ValidationError, "r"),
-    (lambda t: t.raycast([0, 0, 0], [0, 0, 0], 1), QueryError, "direction"),
-    (lambda t: t.raycast([0, 0, 0], [1, 0, 0], -1), QueryError, "max_range"),
-    (lambda t: t.level_keys(22), QueryError, "depth"),
-    (lambda t: t.remove_object(-1), ValidationError, "object_id"),
-    (lambda t: t.decay(10, 0), ValidationError, "half_life_s"),
-    (lambda t: t.decay(-1, 1), ValidationError, "now_ns"),
-    (lambda t: t.insert_scan([0, 0, 1e9], np.zeros((2, 3))), OutOfBoundsError, "origin"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "field"),
+    [
+        (lambda t: t.query_radius([0, 0, np.nan], 1), ValidationError, "center[2]"),
+        (lambda t: t.query_radius([0, 0, 0], -1), QueryError, "r"),
+        (lambda t: t.query_radius([1e9, 0, 0], 1), OutOfBoundsError, "center"),
+        (lambda t: t.query_box([1, 0, 0], [0, 1, 1]), QueryError, "hi"),
+        (lambda t: t.query_box([0, 0], [1, 1, 1]), ValidationError, "lo"),
+        (lambda t: t.knn([0, 0, 0], 0), QueryError, "k"),
+        (lambda t: t.knn([0, 0, 0], 2.5), QueryError, "k"),
+        (lambda t: t.objects_near([0, 0, 0], math.inf), ValidationError, "r"),
+        (lambda t: t.raycast([0, 0, 0], [0, 0, 0], 1), QueryError, "direction"),
+        (lambda t: t.raycast([0, 0, 0], [1, 0, 0], -1), QueryError, "max_range"),
+        (lambda t: t.level_keys(22), QueryError, "depth"),
+        (lambda t: t.remove_object(-1), ValidationError, "object_id"),
+        (lambda t: t.decay(10, 0), ValidationError, "half_life_s"),
+        (lambda t: t.decay(-1, 1), ValidationError, "now_ns"),
+        (lambda t: t.insert_scan([0, 0, 1e9], np.zeros((2, 3))), OutOfBoundsError, "origin"),
+    ],
+)
 def test_bad_queries_raise_named_errors(call, error, field):
     tree = Octree(0.05)
-    tree.insert_points(np.random.default_rng(1).uniform(-1, 1, (200, 3)), object_ids=np.ones(
-        200, np.int64))
+    tree.insert_points(
+        np.random.default_rng(1).uniform(-1, 1, (200, 3)), object_ids=np.ones(200, np.int64)
+    )
     before = tree.state_dict()
     with pytest.raises(error) as exc:
         call(tree)
@@ -348,10 +370,20 @@ def test_bad_queries_raise_named_errors(call, error, field):
     assert_same_state(before, tree.state_dict())
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(resolution=0), dict(resolution=float("nan")), dict(prob_hit=0.4), dict(prob_miss=0.6),
-    dict(clamp_min=0.6), dict(clamp_max=0.4), dict(occupancy_threshold=1.0), dict(free_space="yes"),
-    dict(free_space_level=11)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(resolution=0),
+        dict(resolution=float("nan")),
+        dict(prob_hit=0.4),
+        dict(prob_miss=0.6),
+        dict(clamp_min=0.6),
+        dict(clamp_max=0.4),
+        dict(occupancy_threshold=1.0),
+        dict(free_space="yes"),
+        dict(free_space_level=11),
+    ],
+)
 def test_bad_constructor_arguments(kwargs):
     with pytest.raises(ValidationError) as exc:
         Octree(**kwargs)
@@ -408,8 +440,11 @@ def test_free_space_rays_clear_an_object_that_moved():
     wall, box = wall_and_box()
     origin = [0.0, 0.0, 1.0]
     tree = Octree(0.05, free_space=True)
-    tree.insert_scan(origin, np.vstack([wall, box]), object_ids=np.r_[
-        np.full(len(wall), 1), np.full(len(box), 2)])
+    tree.insert_scan(
+        origin,
+        np.vstack([wall, box]),
+        object_ids=np.r_[np.full(len(wall), 1), np.full(len(box), 2)],
+    )
     assert {i for i, _ in tree.objects_near([1.5, 0, 1], 0.2)} == {2}
     for t in range(1, 4):  # the box is gone: rays now reach the wall through it
         res = tree.insert_scan(origin, wall, time_ns=t, object_ids=np.full(len(wall), 1))
@@ -437,8 +472,9 @@ def test_insert_scan_without_free_space_equals_insert_points():
 def test_state_dict_round_trip_preserves_everything():
     rng = np.random.default_rng(4)
     tree = Octree(0.05, free_space=True, free_space_level=1)
-    tree.insert_points(rng.uniform(-3, 3, (100_000, 3)), time_ns=7,
-                       object_ids=rng.integers(-1, 50, 100_000))
+    tree.insert_points(
+        rng.uniform(-3, 3, (100_000, 3)), time_ns=7, object_ids=rng.integers(-1, 50, 100_000)
+    )
     tree.insert_points(rng.uniform(-3, 3, (300, 3)), time_ns=9)  # some stay in the buffer
     state = tree.state_dict()
     assert state["format"] == "embodmem.octree" and state["version"] == 1
@@ -456,13 +492,15 @@ def test_state_dict_through_the_json_store():
     from embodmem import store
 
     tree = Octree(0.05)
-    tree.insert_points(np.random.default_rng(5).uniform(-1, 1, (1000, 3)), object_ids=np.arange(
-        1000))
-    encoded = {k: store.encode_array(v) if isinstance(v, np.ndarray) else v
-               for k, v in tree.state_dict().items()}
+    tree.insert_points(
+        np.random.default_rng(5).uniform(-1, 1, (1000, 3)), object_ids=np.arange(1000)
+    )
+    encoded = {
+        k: store.encode_array(v) if isinstance(v, np.ndarray) else v
+        for k, v in tree.state_dict().items()
+    }
     data = store.loads(store.dumps(encoded), "test")
-    decoded = {k: store.decode_array(v, k) if isinstance(v, dict) else v
-               for k, v in data.items()}
+    decoded = {k: store.decode_array(v, k) if isinstance(v, dict) else v for k, v in data.items()}
     assert_same_state(tree.state_dict(), Octree.from_state_dict(decoded).state_dict())
 
 
@@ -472,26 +510,28 @@ def corrupt(state: dict, **changes) -> dict:
     return out
 
 
-@pytest.mark.parametrize("change", [
-    lambda s: corrupt(s, version=2),
-    lambda s: corrupt(s, version=True),
-    lambda s: corrupt(s, format="octomap"),
-    lambda s: {k: v for k, v in s.items() if k != "hits"},
-    lambda s: {k: v for k, v in s.items() if k != "resolution"},
-    lambda s: corrupt(s, resolution=-1.0),
-    lambda s: corrupt(s, keys=s["keys"].astype(np.int64)),
-    lambda s: corrupt(s, logodds=s["logodds"][:-1]),
-    lambda s: corrupt(s, keys=s["keys"][::-1].copy()),
-    lambda s: corrupt(s, logodds=np.full_like(s["logodds"], 9.0)),
-    lambda s: corrupt(s, object_ids=np.full_like(s["object_ids"], -5)),
-    lambda s: corrupt(s, last_seen_ns=np.full_like(s["last_seen_ns"], -1)),
-    lambda s: corrupt(s, keys=s["keys"] | np.uint64(1 << 63)),
-    lambda s: "not a dict",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: corrupt(s, version=2),
+        lambda s: corrupt(s, version=True),
+        lambda s: corrupt(s, format="octomap"),
+        lambda s: {k: v for k, v in s.items() if k != "hits"},
+        lambda s: {k: v for k, v in s.items() if k != "resolution"},
+        lambda s: corrupt(s, resolution=-1.0),
+        lambda s: corrupt(s, keys=s["keys"].astype(np.int64)),
+        lambda s: corrupt(s, logodds=s["logodds"][:-1]),
+        lambda s: corrupt(s, keys=s["keys"][::-1].copy()),
+        lambda s: corrupt(s, logodds=np.full_like(s["logodds"], 9.0)),
+        lambda s: corrupt(s, object_ids=np.full_like(s["object_ids"], -5)),
+        lambda s: corrupt(s, last_seen_ns=np.full_like(s["last_seen_ns"], -1)),
+        lambda s: corrupt(s, keys=s["keys"] | np.uint64(1 << 63)),
+        lambda s: "not a dict",
+    ],
+)
 def test_bad_state_dict_raises_snapshot_error(change):
     tree = Octree(0.05)
-    tree.insert_points(np.random.default_rng(6).uniform(-1, 1, (200, 3)), object_ids=np.arange(
-        200))
+    tree.insert_points(np.random.default_rng(6).uniform(-1, 1, (200, 3)), object_ids=np.arange(200))
     with pytest.raises(SnapshotError):
         Octree.from_state_dict(change(tree.state_dict()))
 

@@ -157,7 +157,10 @@ def test_objects_in_closed_containers_are_not_expected() -> None:
     mem = hashing_memory()
     fridge = box_object("Fridge", (0.5, -0.5, 0.0), (1.2, 0.5, 2.0), "fridge", receptacle=True)
     fridge = ObjectObservation(
-        "Fridge", bbox=fridge.bbox, id_hint="fridge", states={"isOpen": True},
+        "Fridge",
+        bbox=fridge.bbox,
+        id_hint="fridge",
+        states={"isOpen": True},
         attributes={"receptacle": True, "openable": True, "receptacle_mode": "in"},
     )
     egg = box_object("Egg", (0.8, -0.05, 0.95), (0.86, 0.05, 1.02), "egg", pickupable=True)
@@ -165,7 +168,10 @@ def test_objects_in_closed_containers_are_not_expected() -> None:
     egg_node = mem.scene_graph.object_by_source("egg").node_id
     assert mem.scene_graph.parent(egg_node)[0] == "in"
     shut = ObjectObservation(
-        "Fridge", bbox=fridge.bbox, id_hint="fridge", states={"isOpen": False},
+        "Fridge",
+        bbox=fridge.bbox,
+        id_hint="fridge",
+        states={"isOpen": False},
         attributes=dict(fridge.attributes),
     )
     mem.integrate(Observation(2, (shut,), agent_pose=LOOK_X))
@@ -215,7 +221,7 @@ class Reference:
             del self.entries[victim]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from(["fifo", "lru", "lfu", "mem4nav"]),
     st.integers(1, 5),
@@ -244,6 +250,20 @@ def test_lru_and_fifo_differ_on_a_classic_sequence() -> None:
         rates[policy] = (stm.hits, stm.misses)
     # LRU keeps the hot `a` when `c` arrives (evicts b); FIFO evicts a.
     assert rates == {"lru": (2, 4), "fifo": (1, 5)}
+
+
+def test_mem4nav_weighs_frequency_against_idle_steps() -> None:
+    graph, ids = graph_with(3)
+    a, b, c = ids
+    stm = ShortTermMemory(graph, capacity=2, policy="mem4nav")
+    for n in (a, a, a, a, b):  # step 5: a has 4 uses, idle 1 -> 1.5; b: 1 use, idle 0 -> 0.5
+        stm.access([n])
+    stm.access([c])  # step 6: a 0.5*4-0.5*2 = 1.0, b 0.5*1-0.5*1 = 0.0, c 0.5 -> evict b
+    assert {e.node_id for e in stm.entries()} == {a, c}
+    for _ in range(5):
+        stm.access([c])  # a idles: at step 11 a = 0.5*4 - 0.5*7 = -1.5
+    stm.access([b])  # b (0.5) beats the idle a (-1.5 - 0.5 = -2.0)
+    assert {e.node_id for e in stm.entries()} == {b, c}
 
 
 def test_relevance_policy_keeps_what_the_goal_names() -> None:
@@ -325,8 +345,10 @@ def test_write_through_updates_long_term_at_once() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 9), st.floats(0, 5)), min_size=1, max_size=40),
-       st.integers(1, 4))
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.floats(0, 5)), min_size=1, max_size=40),
+    st.integers(1, 4),
+)
 def test_nothing_evicted_is_lost(moves: list[tuple[int, float]], capacity: int) -> None:
     """Under consolidation with a tiny buffer, long-term memory ends equal to write-through."""
     mems = [
@@ -337,9 +359,7 @@ def test_nothing_evicted_is_lost(moves: list[tuple[int, float]], capacity: int) 
         for mem in mems:
             mem.integrate(Observation(t, (cup(round(x, 2), f"c{i}"),)))
     mems[0].consolidate()
-    positions = [
-        {n.source_id: n.position for n in m.scene_graph.objects()} for m in mems
-    ]
+    positions = [{n.source_id: n.position for n in m.scene_graph.objects()} for m in mems]
     assert positions[0] == positions[1]
     assert mems[0].stats()["short_term"]["pending"] == 0
 
