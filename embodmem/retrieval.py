@@ -6,7 +6,8 @@
 
 Each object node has a description ("butter knife on counter top, clean"); its embedding is
 cached by text, so it is recomputed only when the description changes (states, support) and
-shared by nodes that read the same. Search is exact cosine in numpy over all remembered objects
+shared by nodes that read the same. An object's similarity to a text is the better of its
+description's and its bare label's (a misleading support must not hide the object itself). Search is exact cosine in numpy over all remembered objects
 (fine to tens of thousands of nodes). Positions and times come from the short-term evidence
 timeline, so they are the freshest the memory has.
 
@@ -120,6 +121,7 @@ class Retriever:
         self._emb = np.zeros((0, embedder.dim), np.float32)  # per timeline row
         self._code = np.zeros(0, np.int64)  # label code per timeline row
         self._codes: dict[str, int] = {}
+        self._label_emb = np.zeros((0, embedder.dim), np.float32)  # per label code
         self._vectors: dict[str, np.ndarray] = {}  # description -> embedding
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._dirty: set[str] = set()
@@ -159,12 +161,22 @@ class Retriever:
                 rows.append(row)
                 texts.append(text)
         self._dirty.clear()
-        new = sorted({t for t in texts if t not in self._vectors})
+        labels = [label_words(lab) for lab in list(self._codes)[len(self._label_emb) :]]
+        new = sorted({t for t in texts + labels if t not in self._vectors})
         if new:
             self._vectors.update(zip(new, self.embedder.embed(new), strict=True))
         for row, text in zip(rows, texts, strict=True):
             self._text[row] = text
             self._emb[row] = self._vectors[text]
+        if labels:
+            vecs = np.stack([self._vectors[t] for t in labels])
+            self._label_emb = np.concatenate([self._label_emb, vecs])
+
+    def _scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """Cosine of each query to each row's object: the better of its description and its
+        bare label (a stale or misleading support in the description must not hide it)."""
+        by_label = (queries @ self._label_emb.T)[:, self._code[rows]]
+        return np.maximum(queries @ self._emb[rows].T, by_label)
 
     def text_of(self, node_id: str) -> str:
         """The current description of an object (as embedded)."""
@@ -190,7 +202,7 @@ class Retriever:
         self._refresh_texts()
         rows = np.flatnonzero(self.short_term.timeline.alive[: len(self._text)])
         queries = np.stack([self.embed_query(t) for t in texts])
-        return rows, queries @ self._emb[rows].T
+        return rows, self._scores(rows, queries)
 
     def query(
         self,
@@ -231,7 +243,7 @@ class Retriever:
             self._refresh_texts()
             score = np.full(n, -np.inf)
             cand = np.flatnonzero(mask)
-            score[cand] = self._emb[cand] @ self.embed_query(text)
+            score[cand] = self._scores(cand, self.embed_query(text)[None, :])[0]
         elif dist is not None:
             score = 1.0 / (1.0 + dist)
         else:

@@ -3,7 +3,8 @@
 For every pickupable or moveable object of the 120 iTHOR scenes (initial states, ai2thor 5.0.0):
   precision = predicted direct parents that appear in the object's parentReceptacles list,
   recall    = listed receptacles reachable through the predicted on/in chain from the object.
-Both micro-averaged, per scene type and overall, for `embodmem.relations` and for a plain
+Both micro-averaged, per scene type and overall, for `embodmem.relations` (batch), for the
+full pipeline (`EmbodiedMemory.integrate`, incremental scene graph) and for a plain
 axis-aligned-box baseline run on the same bodies. THOR's list is read here only, never by the
 library. Then timings on a 2,000-object house (scenes laid side by side), and with `--sweep`
 the accuracy as each tolerance of `embodmem.relations` moves around its default.
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from embodmem import relations
+from embodmem import EmbodiedMemory, relations
 from embodmem.relations import Body, RelationIndex, body_from_object, infer_relations, make_body
 from sim.scenes import scene_names, scene_number, scene_objects
 from sim.thor import observation_from_metadata
@@ -61,6 +62,16 @@ def scene_bodies(objects: Mapping[str, Mapping[str, Any]]) -> list[Body]:
 def relation_parents(bodies: Sequence[Body]) -> Parents:
     """child -> (kind, parent) from `embodmem.relations`."""
     return {c: (k, p) for c, k, p in infer_relations(bodies) if k != "near"}
+
+
+def memory_parents(objects: Mapping[str, Mapping[str, Any]]) -> Parents:
+    """child -> (kind, parent) as the full pipeline keeps them: the scene dump integrated into an
+    `EmbodiedMemory` (incremental scene graph), mapped back to THOR objectIds."""
+    mem = EmbodiedMemory()
+    mem.integrate(observation_from_metadata(objects))
+    g = mem.scene_graph
+    source = {n.node_id: n.source_id for n in g.objects()}
+    return {source[c]: (k, source[p]) for c, k, p in g.relations() if k in ("on", "in")}
 
 
 def baseline_parents(bodies: Sequence[Body]) -> Parents:
@@ -230,11 +241,15 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="print the tolerance sensitivity table")
     args = ap.parse_args()
     scenes = scene_names()
-    methods = (("embodmem.relations", relation_parents), ("AABB baseline", baseline_parents))
+    methods = (
+        ("embodmem.relations", lambda o: relation_parents(scene_bodies(o))),
+        ("EmbodiedMemory.integrate", memory_parents),
+        ("AABB baseline", lambda o: baseline_parents(scene_bodies(o))),
+    )
     totals = {}
     for name, method in methods:
         t0 = time.perf_counter()
-        per_scene = {s: score(o, method(scene_bodies(o)))
+        per_scene = {s: score(o, method(o))
                      for s, o in ((s, load_scene(s, args.data)) for s in scenes)}
         print(f"\n{name}  ({time.perf_counter() - t0:.1f} s incl. loading)")
         print(f"{'scene type':<14}{'scenes':>7}{'objects':>9}{'precision':>11}{'recall':>8}")

@@ -160,8 +160,9 @@ def test_embeddings_are_cached_by_description() -> None:
     mem = kitchen(emb)
     mem.query(text="apple")
     first = list(emb.seen)
-    n_texts = len({mem.retriever.text_of(n.node_id) for n in mem.scene_graph.objects()})
-    assert len(first) == n_texts + 1  # every distinct description once, plus the query
+    texts = {mem.retriever.text_of(n.node_id) for n in mem.scene_graph.objects()}
+    texts |= {label_words(n.label) for n in mem.scene_graph.objects()}
+    assert sorted(first) == sorted([*texts, "apple"])  # each description and label once
     emb.seen.clear()
     mem.query(text="apple")
     assert emb.seen == []  # nothing changed, query text cached

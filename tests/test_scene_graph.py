@@ -275,3 +275,24 @@ def test_integrate_properties(frames: list) -> None:
     text = json.dumps(to_dict(g))
     assert json.dumps(to_dict(from_dict(json.loads(text)))) == text
     assert all(math.isfinite(c) for n in g.objects() for c in n.position)
+
+
+@pytest.mark.parametrize("scene", ["FloorPlan1", "FloorPlan205", "FloorPlan311", "FloorPlan402"])
+def test_incremental_integrate_matches_whole_scene(scene: str) -> None:
+    """Objects arriving a few per frame, in shuffled order, end with the same on/in relations
+    as the whole scene integrated at once (the touched-neighbourhood refresh misses nothing)."""
+    import random
+
+    whole = SceneGraph()
+    whole.integrate(scene_observation(scene))
+    objs = list(scene_observation(scene).objects)
+    random.Random(scene).shuffle(objs)
+    piecewise = SceneGraph()
+    for t, start in enumerate(range(0, len(objs), 7)):
+        piecewise.integrate(Observation(t, tuple(objs[start : start + 7])))
+
+    def parents(g: SceneGraph) -> set[tuple[str, str, str]]:
+        src = {n.node_id: n.source_id for n in g.objects()}
+        return {(src[c], k, src[p]) for c, k, p in g.relations() if k in ("on", "in")}
+
+    assert parents(piecewise) == parents(whole)
