@@ -98,6 +98,9 @@ class ContextBuilder:
         retriever: Retriever,
         counter: Callable[[], TokenCounter],
         per_clause: int = 3,
+        min_similarity: float = 0.3,
+        relative: float = 0.8,
+        chain: int = 1,
         max_changes: int = 8,
     ) -> None:
         self.graph = graph
@@ -105,22 +108,38 @@ class ContextBuilder:
         self.retriever = retriever
         self._counter = counter
         self.per_clause = per_clause
+        self.min_similarity = min_similarity
+        self.relative = relative
+        self.chain = chain
         self.max_changes = max_changes
 
     # ------------------------------------------------------------- selection
     def relevant(self, task: str) -> list[str]:
-        """Object ids relevant to the task, best first (per-clause top picks, then by score)."""
+        """Object ids relevant to the task, best first.
+
+        Each clause picks its `per_clause` most similar objects, one per label, keeping those
+        within `relative` of the clause's best score and above `min_similarity` (so clauses
+        that name nothing, like "turn around", add nothing). Objects rank by their summed
+        similarity over the clauses that picked them: what the task keeps naming comes first.
+        """
         if not self.graph.objects():
             return []
-        parts = clauses(task)
-        rows, sims = self.retriever.similarity(parts)
+        rows, sims = self.retriever.similarity(clauses(task))
         if not len(rows):
             return []
-        m = min(self.per_clause, len(rows))
+        code = self.retriever.label_codes(rows)
         picked: dict[int, float] = {}
         for sim in sims:
-            for j in np.argsort(-sim, kind="stable")[:m].tolist():
-                picked[j] = max(picked.get(j, -np.inf), float(sim[j]))
+            best = float(sim.max())
+            floor = max(self.min_similarity, best * self.relative)
+            labels: set[int] = set()
+            for j in np.argsort(-sim, kind="stable").tolist():
+                if sim[j] < floor or len(labels) == self.per_clause:
+                    break
+                if code[j] in labels:
+                    continue
+                labels.add(int(code[j]))
+                picked[j] = picked.get(j, 0.0) + float(sim[j])
         ids = self.short_term.timeline.ids
         ranked = sorted(picked, key=lambda j: (-picked[j], int(rows[j])))
         return [ids[int(rows[j])] for j in ranked]
@@ -244,8 +263,9 @@ class ContextBuilder:
         prio: dict[str, float] = {}
         if mode == "full":
             prio = dict.fromkeys(objects, 2.0)
-        for node_id in relevant:
-            for n in [node_id, *g.support_chain(node_id)]:
+        for node_id in relevant:  # movable things come with the support/container they are at
+            fixed = g.object(node_id).attributes.get("pickupable") is False
+            for n in [node_id, *([] if fixed else g.support_chain(node_id)[: self.chain])]:
                 prio[n] = min(prio.get(n, np.inf), 1.0 + rank[node_id] / (len(rank) + 1))
         rooms: dict[str | None, list[str]] = {}
         for node_id in objects:
@@ -290,7 +310,7 @@ class ContextBuilder:
         hidden = [n for n in members if n not in prio]
         if mode != "collapsed" or not hidden:
             more = f", {len(hidden)} not shown" if hidden else ""
-            return f"{head}: {len(members)} objects{more}"
+            return f"{head} ({len(members)} objects{more})"
         folded = Counter(
             self.graph.object(n).label
             for n in hidden
@@ -300,7 +320,7 @@ class ContextBuilder:
         parts = [f"{lab}x{c}" if c > 1 else lab for lab, c in sorted(folded.items())]
         if rest:
             parts.append(f"{rest} small objects")
-        return f"{head}: {len(members)} objects; collapsed: {', '.join(parts)}"
+        return f"{head} ({len(members)} objects; collapsed: {', '.join(parts)})"
 
     def _tree_blocks(
         self, shown: list[str], prio: dict[str, float], where: tuple[int, ...]

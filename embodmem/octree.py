@@ -20,16 +20,23 @@ stored; free-space rays (`insert_scan`, off by default) lower the occupancy of s
 the coarse cells that the rays cross, which clears objects that moved. A voxel whose occupancy
 drops below the threshold loses its object id, so every voxel with an id is occupied.
 
-`objects_near` uses the voxel index itself (a radius query over voxels with an object id, then
-the minimum distance per id) rather than a per-object summary: it is exact (distance to the
-object's nearest voxel centre), has nothing to keep consistent under inserts, removals and
-decay, and its cost depends on the voxels near the query point, not on the number of objects.
+`objects_near` answers from a secondary object index, built lazily: the voxels that carry an
+id, grouped by object into pieces (one object's voxels in one aligned cell of 2**PIECE_LEVEL
+voxels per edge), each piece with its box. A query binary-searches the pieces by box centre x,
+drops pieces whose box is out of reach, and measures exact distances (to the object's nearest
+voxel centre) over the remaining pieces' voxels only. Any change of voxel ids (an insert that
+labels voxels, removal, decay, free-space misses) drops the index. Until rebuilding pays off,
+queries use the voxel index itself (a radius query over voxels with an id, then the minimum per
+id): the index is rebuilt once the queries answered without it since the last change have cost
+as much time as the last rebuild took (the ski-rental rule, at most twice the best choice in
+hindsight), so an insert-query loop never pays for rebuilds it cannot use.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -52,6 +59,9 @@ DTYPES = {"keys": np.uint64, "x": np.int32, "y": np.int32, "z": np.int32,
 STATE_ARRAYS = {"keys": "keys", "logodds": "logodds", "hits": "hits",
                 "last_seen_ns": "stamp", "object_ids": "obj"}
 HITS_MAX = np.iinfo(np.uint32).max
+PIECE_LEVEL = 4  # object-index pieces: an object's voxels in one aligned cell of 16 voxels per edge
+OBJECT_ARRAYS = ("x", "y", "z", "start", "count", "owner", "cx", "cy", "cz", "hy", "hz")
+SLACK = 1.0  # voxels added to object-index reach tests, far above float rounding
 
 
 def logit(p: float) -> float:
@@ -144,13 +154,7 @@ class _Run:
         lo = np.searchsorted(self.keys, starts)
         lengths = np.searchsorted(self.keys, ends)
         lengths -= lo
-        ends_out = np.cumsum(lengths)
-        total = int(ends_out[-1]) if len(ends_out) else 0
-        if not total:
-            return np.empty(0, np.intp)
-        lo -= ends_out
-        lo += lengths
-        return np.repeat(lo, lengths) + np.arange(total)
+        return _spans(lo, lengths)[0]
 
     def centres(self, pos: np.ndarray, resolution: float) -> np.ndarray:
         """World centres (N, 3) of the voxels at positions: (index + 0.5) * resolution."""
@@ -158,6 +162,118 @@ class _Run:
         out = index - (OFFSET - 0.5)
         out *= resolution
         return out
+
+
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the ranges [start, start + length) one after another, offset of each
+    range in them), without a Python loop."""
+    offsets = np.cumsum(lengths)
+    total = int(offsets[-1]) if len(offsets) else 0
+    offsets -= lengths
+    pos = np.repeat(starts - offsets, lengths)
+    pos += np.arange(total)
+    return pos, offsets
+
+
+def _dist2(axes: Sequence[np.ndarray], pos: np.ndarray, q: Sequence[float]) -> np.ndarray:
+    """Squared distances (voxel units) from q to the voxels at `pos` of coordinate arrays."""
+    d2 = axes[0].take(pos) - q[0]
+    d2 *= d2
+    for axis, qa in zip(axes[1:], q[1:], strict=True):
+        d = axis.take(pos) - qa
+        d *= d
+        d2 += d
+    return d2
+
+
+def _closest_per_id(ids: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct ids, the smallest d2 of each), nearest first and ties by id."""
+    order = np.argsort(ids, kind="stable")
+    ids = ids.take(order)
+    first = _group(ids)
+    d2 = np.minimum.reduceat(d2.take(order), first) if len(first) else d2
+    ids = ids.take(first)
+    order = np.lexsort((ids, d2))
+    return ids.take(order), d2.take(order)
+
+
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """Stable argsort of int64 values: one plain sort of (value - min) << bits | position when
+    that fits in 63 bits (several times faster than numpy's stable argsort), else the latter."""
+    n = len(values)
+    bits = max(1, n.bit_length())
+    low = int(values.min()) if n else 0
+    if n and (int(values.max()) - low).bit_length() + bits > 63:
+        return np.argsort(values, kind="stable")
+    key = values - low
+    key <<= bits
+    key |= np.arange(n)
+    key.sort()
+    key &= (1 << bits) - 1
+    return key
+
+
+class _ObjectIndex:
+    """The voxels that carry an object id, grouped into pieces: one object's voxels in one
+    aligned cell of 2**PIECE_LEVEL voxels per edge, their coordinates contiguous. Pieces are
+    sorted by the x of their box centre and keep the box's y / z centre and half extents, so a
+    query reads only pieces near it on x, then only the voxels of pieces whose box is in reach."""
+
+    __slots__ = (*OBJECT_ARRAYS, "half_x")
+
+    def __init__(self, runs: Sequence[_Run]) -> None:
+        has = [np.flatnonzero(run.obj >= 0) for run in runs]
+        obj = np.concatenate([run.obj.take(h) for run, h in zip(runs, has, strict=True)])
+        order = _stable_order(obj)  # by object; each run's voxels stay in Morton order
+
+        def gather(field: str) -> np.ndarray:
+            return np.concatenate([getattr(run, field).take(h)
+                                   for run, h in zip(runs, has, strict=True)]).take(order)
+
+        obj = obj.take(order)
+        self.x, self.y, self.z = gather("x"), gather("y"), gather("z")
+        cells = gather("keys") >> np.uint64(3 * PIECE_LEVEL)
+        new_piece = np.ones(len(obj), dtype=bool)
+        np.not_equal(obj[1:], obj[:-1], out=new_piece[1:])
+        new_piece[1:] |= cells[1:] != cells[:-1]
+        first = np.flatnonzero(new_piece)
+        centre, half = [], []
+        for axis in (self.x, self.y, self.z):
+            lo, hi = np.minimum.reduceat(axis, first), np.maximum.reduceat(axis, first)
+            centre.append((lo + hi) * 0.5)
+            half.append((hi - lo) * 0.5)
+        by_x = np.argsort(centre[0], kind="stable")
+        self.start = first.take(by_x)
+        self.count = np.diff(np.append(first, len(obj))).take(by_x)
+        self.owner = obj.take(first).take(by_x)
+        self.cx, self.cy, self.cz = (c.take(by_x) for c in centre)
+        self.hy, self.hz = half[1].take(by_x), half[2].take(by_x)
+        self.half_x = float(half[0].max()) if len(first) else 0.0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, f).nbytes for f in OBJECT_ARRAYS)
+
+    def nearest(self, q: Sequence[float], ru: float) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, squared distances) of the objects with a voxel centre within ru of q, nearest
+        first (voxel units; see `_closest_per_id`)."""
+        reach = ru + self.half_x + SLACK
+        a, b = self.cx.searchsorted((q[0] - reach, q[0] + reach))
+        out = self.cy[a:b] - q[1]
+        np.abs(out, out=out)
+        out -= self.hy[a:b]
+        dz = self.cz[a:b] - q[2]
+        np.abs(dz, out=dz)
+        dz -= self.hz[a:b]
+        np.maximum(out, dz, out=out)  # a lower bound of the box's distance from q
+        cand = np.flatnonzero(out <= ru + SLACK)
+        if not len(cand):
+            return np.empty(0, np.int64), np.empty(0)
+        cand += a
+        pos, offsets = _spans(self.start.take(cand), self.count.take(cand))
+        d2 = np.minimum.reduceat(_dist2((self.x, self.y, self.z), pos, q), offsets)
+        keep = np.flatnonzero(d2 <= ru * ru)
+        return _closest_per_id(self.owner.take(cand.take(keep)), d2.take(keep))
 
 
 def _group(keys: np.ndarray) -> np.ndarray:
@@ -250,6 +366,9 @@ class Octree:
         self._lo: list[int] | None = None  # conservative index bounds of the stored voxels
         self._hi: list[int] | None = None
         self._decayed_ns = 0
+        self._objects: _ObjectIndex | None = None  # None: stale (voxel ids changed since built)
+        self._rebuild_s = 0.0  # how long the last object-index build took
+        self._stale_s = 0.0  # time spent answering `objects_near` without it since it went stale
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -269,6 +388,11 @@ class Octree:
     def nbytes(self) -> int:
         """Bytes held by the voxel arrays (keys, coordinates and per-voxel payload)."""
         return sum(a.nbytes for run in (self._main, self._buf) for a in run.arrays())
+
+    @property
+    def object_index_nbytes(self) -> int:
+        """Bytes held by the object index of `objects_near` (0 while it is not built)."""
+        return self._objects.nbytes if self._objects is not None else 0
 
     def _runs(self) -> tuple[_Run, ...]:
         return (self._main, self._buf) if len(self._buf) else (self._main,)
@@ -304,6 +428,8 @@ class Octree:
 
     def _point(self, field: str, value: Any) -> tuple[float, float, float]:
         """A finite query point inside the grid."""
+        if type(value) is np.ndarray and value.shape == (3,):
+            value = value.tolist()  # float rows take vec3's fast path for plain floats
         p = vec3(field, value)
         if not all(-OFFSET <= math.floor(c / self.resolution) < OFFSET for c in p):
             raise OutOfBoundsError(field, list(p), f"outside the octree range "
@@ -311,20 +437,13 @@ class Octree:
                                    f"{OFFSET * self.resolution:g}) m on some axis")
         return p
 
-    @staticmethod
-    def _finite_points(field: str, value: Any) -> tuple[np.ndarray, int]:
-        """`validate.points_array` with NaN/inf rows dropped, plus a fast path for the common
-        all-finite (N, 3) float cloud (one flat isfinite instead of a per-row reduction)."""
-        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == 3 \
-                and value.dtype.kind == "f":
-            arr = value.astype(np.float64, copy=False)
-            if np.isfinite(arr).all():
-                return arr, 0
-        return points_array(field, value, drop_nonfinite=True)
+    def _voxel_units(self, p: Sequence[float]) -> list[float]:
+        """A world point in voxel-index units, where voxel i's centre is at i."""
+        return [c / self.resolution + (OFFSET - 0.5) for c in p]
 
     def check_points(self, points: Any, field: str = "points") -> None:
         """Raise what `insert_points` would raise for these points (shape, range); no change."""
-        self._index(field, self._finite_points(field, points)[0])
+        self._index(field, points_array(field, points, drop_nonfinite=True)[0])
 
     @staticmethod
     def _object_ids(object_ids: Any, rows: int) -> np.ndarray | None:
@@ -369,7 +488,7 @@ class Octree:
     def _prepare(self, points: Any, t: int, object_ids: Any) -> tuple:
         """Validate everything an insert needs before anything changes."""
         t = time_ns("time_ns", t)
-        raw, dropped = self._finite_points("points", points)
+        raw, dropped = points_array("points", points, drop_nonfinite=True)
         index = self._index("points", raw)
         ids = self._object_ids(object_ids, len(raw) + dropped)
         if ids is not None and dropped:
@@ -406,6 +525,8 @@ class Octree:
             occ = bool(lo[0] >= self._thr)
             new = _Run.new(ukeys, lo, np.minimum(counts, HITS_MAX).astype(np.uint32),
                            np.full(m, t, np.int64), uids if occ else np.full(m, -1, np.int64))
+            if occ and (uids >= 0).any():
+                self._ids_changed()
             self._buf = self._buf.merged(new)
             self._occupied += m if occ else 0
             self._grow_bounds(new)
@@ -422,7 +543,11 @@ class Octree:
         self._occupied += int(occ.sum()) - int((old >= self._thr).sum())
         run.hits[pos] = np.minimum(run.hits[pos].astype(np.int64) + counts, HITS_MAX)
         run.stamp[pos] = np.maximum(run.stamp[pos], t)
-        run.obj[pos] = np.where(occ, np.where(ids >= 0, ids, run.obj[pos]), -1)
+        old_ids = run.obj[pos]
+        new_ids = np.where(occ, np.where(ids >= 0, ids, old_ids), -1)
+        if (new_ids != old_ids).any():
+            self._ids_changed()
+        run.obj[pos] = new_ids
 
     def _apply_misses(self, run: _Run, pos: np.ndarray) -> None:
         old = run.logodds[pos]
@@ -430,7 +555,18 @@ class Octree:
         run.logodds[pos] = new
         occ = new >= self._thr
         self._occupied += int(occ.sum()) - int((old >= self._thr).sum())
-        run.obj[pos[~occ]] = -1
+        self._clear_ids(run, pos[~occ])
+
+    def _clear_ids(self, run: _Run, where: np.ndarray) -> None:
+        """Set the object id of voxels (an index or mask) to none."""
+        if (run.obj[where] >= 0).any():
+            self._ids_changed()
+        run.obj[where] = -1
+
+    def _ids_changed(self) -> None:
+        """Voxel ids changed: the object index is stale and a new stale period starts."""
+        self._objects = None
+        self._stale_s = 0.0
 
     def _grow_bounds(self, run: _Run) -> None:
         lo = [int(run.x.min()), int(run.y.min()), int(run.z.min())]
@@ -500,7 +636,7 @@ class Octree:
         """Per run: (run, positions, squared distances in voxel units) of the occupied voxels
         (with an object id when `objects`) whose centres lie within r metres of p."""
         ru = r / self.resolution
-        q = [c / self.resolution + (OFFSET - 0.5) for c in p]  # voxel i's centre is at i
+        q = self._voxel_units(p)
         cover = self._cover([math.floor(c - ru) for c in q], [math.ceil(c + ru) for c in q])
         if cover is None:
             return []
@@ -509,12 +645,7 @@ class Octree:
             pos = run.ranges(*cover)
             if not len(pos):
                 continue
-            d2 = run.x.take(pos) - q[0]
-            d2 *= d2
-            for axis, qa in ((run.y, q[1]), (run.z, q[2])):
-                d = axis.take(pos) - qa
-                d *= d
-                d2 += d
+            d2 = _dist2((run.x, run.y, run.z), pos, q)
             keep = d2 <= ru * ru
             keep &= run.obj.take(pos) >= 0 if objects else run.logodds.take(pos) >= self._thr
             sel = np.flatnonzero(keep)
@@ -587,19 +718,35 @@ class Octree:
     def objects_near(self, point: Any, r: float) -> list[tuple[int, float]]:
         """(object id, distance to its nearest occupied voxel centre) of every object with a
         voxel centre within r metres of point, nearest first (ties by id)."""
-        parts = self._sphere(self._point("point", point), self._radius("r", r), objects=True)
+        p, r = self._point("point", point), self._radius("r", r)
+        if self._objects is None and self._stale_s < self._rebuild_s:
+            start = time.perf_counter()  # rent: answer from the voxels, count the time
+            ids, d2 = self._objects_near_voxels(p, r)
+            self._stale_s += time.perf_counter() - start
+        else:
+            ids, d2 = self._object_index().nearest(self._voxel_units(p), r / self.resolution)
+        dist = np.sqrt(d2) * self.resolution
+        return list(zip(ids.tolist(), dist.tolist(), strict=True))
+
+    def build_object_index(self) -> None:
+        """Build the object index of `objects_near` now if it is stale (e.g. after loading a
+        map, before latency-sensitive queries); queries otherwise build it when it pays off."""
+        self._object_index()
+
+    def _object_index(self) -> _ObjectIndex:
+        if self._objects is None:
+            start = time.perf_counter()
+            self._objects = _ObjectIndex(self._runs())
+            self._rebuild_s = time.perf_counter() - start
+        return self._objects
+
+    def _objects_near_voxels(self, p: Sequence[float], r: float) -> tuple[np.ndarray, np.ndarray]:
+        """`objects_near` from the voxel index alone: (ids, squared distances in voxel units)."""
+        parts = self._sphere(p, r, objects=True)
         if not parts:
-            return []
-        obj = np.concatenate([run.obj.take(pos) for run, pos, _ in parts])
-        d2 = np.concatenate([d2 for _, _, d2 in parts])
-        order = np.argsort(obj, kind="stable")
-        obj = obj.take(order)
-        first = _group(obj)
-        d2 = np.minimum.reduceat(d2.take(order), first) if len(first) else d2
-        obj = obj.take(first)
-        order = np.lexsort((obj, d2))  # nearest first, ties by id
-        dist = np.sqrt(d2.take(order)) * self.resolution
-        return list(zip(obj.take(order).tolist(), dist.tolist(), strict=True))
+            return np.empty(0, np.int64), np.empty(0)
+        return _closest_per_id(np.concatenate([run.obj.take(pos) for run, pos, _ in parts]),
+                               np.concatenate([d2 for _, _, d2 in parts]))
 
     def raycast(self, origin: Any, direction: Any, max_range: float) -> RayHit | None:
         """First occupied voxel that the ray from origin along direction enters within
@@ -691,6 +838,8 @@ class Octree:
             gone = len(run) - int(keep.sum())
             if gone:
                 self._occupied -= int((run.logodds[~keep] >= self._thr).sum())
+                if (run.obj[~keep] >= 0).any():
+                    self._ids_changed()
                 run = run.select(keep)
                 dropped += gone
             runs.append(run)
@@ -726,7 +875,7 @@ class Octree:
             run.logodds *= factor
             after = run.logodds >= self._thr
             self._occupied += int(after.sum()) - int(before.sum())
-            run.obj[~after] = -1
+            self._clear_ids(run, ~after)
         self._decayed_ns = now
         return self._filter(lambda run: np.abs(run.logodds) >= floor)
 

@@ -172,6 +172,10 @@ class Retriever:
             vecs = np.stack([self._vectors[t] for t in labels])
             self._label_emb = np.concatenate([self._label_emb, vecs])
 
+    def label_codes(self, rows: np.ndarray) -> np.ndarray:
+        """Label code of each row (equal codes: equal labels)."""
+        return self._code[rows]
+
     def _scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """Cosine of each query to each row's object: the better of its description and its
         bare label (a stale or misleading support in the description must not hide it)."""

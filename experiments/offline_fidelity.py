@@ -1,6 +1,6 @@
 """Fidelity of the offline simulator against real ai2thor 5.0.0 episodes.
 
-Each recorded episode (/work/shared/data/ithor/episodes/*.jsonl) starts the offline controller
+Each recorded episode (../shared/data/ithor/episodes/*.jsonl beside the repository) starts the offline controller
 from its first step's metadata and replays the actions; the table shows, per episode, how many
 of the compared fields (lastActionSuccess, and the states / positions of every object the real
 step changed) agree. Run: .venv/bin/python experiments/offline_fidelity.py [--verbose]
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sim.offline.fidelity import Agreement, replay
 
-EPISODES = Path("/work/shared/data/ithor/episodes")
+EPISODES = Path(__file__).resolve().parents[2] / "shared" / "data" / "ithor" / "episodes"
 
 
 def load(path: Path) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import subprocess
 import sys
@@ -70,3 +71,8 @@ def test_demo_runs_as_a_console_script(tmp_path: Path) -> None:
         check=True,
     )
     assert "FloorPlan1" in proc.stdout and out.is_file()
+    # The scripted episode moved the apple into the fridge; memory and changes show it.
+    assert re.search(r"\| Apple +\| in +\| Fridge", proc.stdout)
+    assert re.search(r"\| Apple +\| isPickedUp +\| False +\| True +\| PickupObject", proc.stdout)
+    mem = EmbodiedMemory.load(out)
+    assert mem.scene_graph.places() and len(mem.octree) > 1000
