@@ -42,6 +42,9 @@ class MemoryConfig:
     embedder: str = "minilm"  # minilm | hashing
     token_encoding: str = "cl100k_base"  # tokenizer of the planner's model
     query_radius: float = 1.0  # m: radius of `query(near=...)` when none is given
+    context_per_clause: int = 4  # objects (distinct labels) each task clause may bring in
+    context_min_similarity: float = 0.3  # cosine below which a clause brings nothing in
+    context_relative: float = 0.7  # ... or below this fraction of the clause's best match
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -62,6 +65,8 @@ class MemoryConfig:
                 raise ValidationError(f"config.{f.name}", value, "expected an integer > 0")
         if not self.view_fov_deg < 180:
             raise ValidationError("config.view_fov_deg", self.view_fov_deg, "must be < 180")
+        if not self.context_relative <= 1:
+            raise ValidationError("config.context_relative", self.context_relative, "must be <= 1")
         if not self.forget_threshold < 1:
             raise ValidationError("config.forget_threshold", self.forget_threshold, "must be < 1")
 

@@ -2,18 +2,20 @@
 
 Modes:
 - `full`: every room and object (for ablations);
-- `retrieved`: the objects most relevant to the task, their supports/containers and rooms;
-- `collapsed` (SayPlan): the relevant objects as in `retrieved`, and each room's remaining
-  receptacles folded into a count per label; `MemoryContext.expand(node_id)` opens a room (its
-  furniture) or an object (what is on/in it).
+- `retrieved`: the objects most relevant to the task (movable ones with the support or
+  container they are at) under their rooms;
+- `collapsed` (SayPlan): as `retrieved`, plus each room's remaining receptacles folded into a
+  count per label; `MemoryContext.expand(node_id)` opens a room (its furniture) or an object
+  (what is on/in it).
 
-Relevant objects: the task is split into clauses; each clause takes its `per_clause` most similar
-object descriptions (see `embodmem.retrieval`), so every thing the task names gets a slot.
-Recent short-term changes of the shown objects come first ("Apple O23: moved from CounterTop O5
-to Fridge O12 (PutObject, 3.0 s ago)"). Blocks are kept by priority (changes, relevant objects
-in rank order, expanded nodes, the rest) in priority order up to the first block that does
-not fit, so a larger budget only adds lines and no line appears without its parent. A budget that cannot even hold
-the room lines raises `QueryError`; `budget_tokens=None` means no limit.
+Relevant objects: the task is split into clauses; each clause brings in its most similar objects
+(see `ContextBuilder.relevant`), so every thing the task names gets a slot. Recent short-term
+changes of the shown objects come first ("- Apple O23: moved from CounterTop O5 to Fridge O12
+(PutObject, 3.0 s ago)"). Blocks are kept in priority order (changes, relevant objects by rank,
+expanded nodes, the rest) up to the first block that does not fit, so a larger budget only adds
+lines and no line appears without its parent. A budget that cannot even hold the room lines
+raises `QueryError`; `budget_tokens=None` means no limit. Only the relevant objects count as
+short-term lookups (hits/misses), not the surrounding lines.
 """
 
 from __future__ import annotations
@@ -97,9 +99,9 @@ class ContextBuilder:
         short_term: ShortTermMemory,
         retriever: Retriever,
         counter: Callable[[], TokenCounter],
-        per_clause: int = 3,
+        per_clause: int = 4,
         min_similarity: float = 0.3,
-        relative: float = 0.8,
+        relative: float = 0.7,
         chain: int = 1,
         max_changes: int = 8,
     ) -> None:
@@ -288,8 +290,15 @@ class ContextBuilder:
             blocks.append(_Block(i / 100, (0, i), lines, [n]))
         ordered = sorted(rooms.items(), key=lambda kv: str(kv[0]))
         for r_index, (room, members) in enumerate(ordered):
-            head = self._room_head(room, members, prio, mode)
-            blocks.append(_Block(0.0, (1, r_index, 0), [head], [room] if room else [], True))
+            label = self.graph.node(room).label if room else _NO_ROOM
+            hidden = [n for n in members if n not in prio]
+            more = f", {len(hidden)} not shown" if hidden else ""
+            head = f"{room} {label}" if room else label
+            line = f"{head} ({len(members)} objects{more})"
+            blocks.append(_Block(0.0, (1, r_index, 0), [line], [room] if room else [], True))
+            if mode == "collapsed" and hidden:
+                folded = self._folded(hidden, room)
+                blocks.append(_Block(1.5, (1, r_index, 0, 1), [folded], []))
             shown = [n for n in members if n in prio]
             blocks += self._tree_blocks(shown, prio, (1, r_index))
         if not objects:
@@ -298,29 +307,20 @@ class ContextBuilder:
             )
         return blocks
 
-    def _room_head(
-        self,
-        room: str | None,
-        members: list[str],
-        prio: dict[str, float],
-        mode: str,
-    ) -> str:
-        label = self.graph.node(room).label if room else _NO_ROOM
-        head = f"{room} {label}" if room else label
-        hidden = [n for n in members if n not in prio]
-        if mode != "collapsed" or not hidden:
-            more = f", {len(hidden)} not shown" if hidden else ""
-            return f"{head} ({len(members)} objects{more})"
+    def _folded(self, hidden: list[str], room: str | None) -> str:
+        """The hidden receptacles of a room as counts per label (SayPlan's collapsed nodes)."""
+        g = self.graph
         folded = Counter(
-            self.graph.object(n).label
+            g.object(n).label
             for n in hidden
-            if self.graph.object(n).attributes.get("receptacle") or self.graph.children(n)
+            if g.object(n).attributes.get("receptacle") or g.children(n)
         )
         rest = len(hidden) - sum(folded.values())
         parts = [f"{lab}x{c}" if c > 1 else lab for lab, c in sorted(folded.items())]
         if rest:
             parts.append(f"{rest} small objects")
-        return f"{head} ({len(members)} objects; collapsed: {', '.join(parts)})"
+        where = f"; expand {room} for ids" if room else ""
+        return f" collapsed: {', '.join(parts)}{where}"
 
     def _tree_blocks(
         self, shown: list[str], prio: dict[str, float], where: tuple[int, ...]

@@ -21,7 +21,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[a-z0-9]+")
 # Function words carry no meaning for a bag-of-features embedder.
 _STOPWORDS = frozenset(
-    "a an the in on of to at and or with from into onto it its is are be this that some "
+    "a an the in on of to at and or with from into onto it its is are be this that some "  # noqa: SIM905
     "please then".split()
 )
 

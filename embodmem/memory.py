@@ -88,7 +88,13 @@ class EmbodiedMemory:
             self.scene_graph, self.short_term, self.octree, self.embedder, cfg.query_radius
         )
         self._contexts = ContextBuilder(
-            self.scene_graph, self.short_term, self.retriever, self._token_counter
+            self.scene_graph,
+            self.short_term,
+            self.retriever,
+            self._token_counter,
+            per_clause=cfg.context_per_clause,
+            min_similarity=cfg.context_min_similarity,
+            relative=cfg.context_relative,
         )
         self._tokens: TokenCounter | None = None
 

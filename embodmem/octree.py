@@ -12,7 +12,7 @@ payload per voxel.
 Inserts are batched: the batch is encoded, sorted and deduplicated, existing voxels are updated
 in place and new voxels are merged into a small sorted write buffer, which is merged into the
 main run once it exceeds an eighth of it (amortised O(1) copies per voxel). Queries search both
-runs, so no index is ever rebuilt after an insert.
+runs, so the voxel index is never rebuilt after an insert.
 
 Occupancy follows OctoMap: one hit / miss per voxel per batch, log-odds clamped to
 [logit(0.12), logit(0.97)], occupied at log-odds >= logit(0.5). Only voxels that were hit are
@@ -20,16 +20,17 @@ stored; free-space rays (`insert_scan`, off by default) lower the occupancy of s
 the coarse cells that the rays cross, which clears objects that moved. A voxel whose occupancy
 drops below the threshold loses its object id, so every voxel with an id is occupied.
 
-`objects_near` answers from a secondary object index, built lazily: the voxels that carry an
-id, grouped by object into pieces (one object's voxels in one aligned cell of 2**PIECE_LEVEL
-voxels per edge), each piece with its box. A query binary-searches the pieces by box centre x,
-drops pieces whose box is out of reach, and measures exact distances (to the object's nearest
-voxel centre) over the remaining pieces' voxels only. Any change of voxel ids (an insert that
-labels voxels, removal, decay, free-space misses) drops the index. Until rebuilding pays off,
-queries use the voxel index itself (a radius query over voxels with an id, then the minimum per
-id): the index is rebuilt once the queries answered without it since the last change have cost
-as much time as the last rebuild took (the ski-rental rule, at most twice the best choice in
-hindsight), so an insert-query loop never pays for rebuilds it cannot use.
+`objects_near` answers from a secondary object index, built lazily: the voxels that carry an id,
+grouped by object into pieces (one object's voxels in one aligned cell of 2**PIECE_LEVEL voxels
+per edge), each piece with its box. A query binary-searches the pieces by box centre x, drops
+pieces whose box is out of reach, and measures exact distances (to the object's nearest voxel
+centre) over the remaining pieces' voxels only. Any change of voxel ids (an insert that labels
+new voxels or relabels voxels, removal, decay, free-space misses) drops the index. Until
+rebuilding pays off, queries use the voxel index itself (a radius query over voxels with an id,
+then the minimum per id): the index is rebuilt once the queries answered without it since the
+last change have cost as much time as the last rebuild took (the ski-rental rule, at most twice
+the best choice in hindsight), so an insert-query loop never pays for rebuilds it cannot use.
+The index holds about 14 bytes per labelled voxel (int32 coordinates and per-piece boxes).
 """
 
 from __future__ import annotations
@@ -167,10 +168,10 @@ class _Run:
 def _spans(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(positions of the ranges [start, start + length) one after another, offset of each
     range in them), without a Python loop."""
-    offsets = np.cumsum(lengths)
+    offsets = lengths.cumsum()
     total = int(offsets[-1]) if len(offsets) else 0
     offsets -= lengths
-    pos = np.repeat(starts - offsets, lengths)
+    pos = (starts - offsets).repeat(lengths)
     pos += np.arange(total)
     return pos, offsets
 
@@ -188,7 +189,7 @@ def _dist2(axes: Sequence[np.ndarray], pos: np.ndarray, q: Sequence[float]) -> n
 
 def _closest_per_id(ids: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct ids, the smallest d2 of each), nearest first and ties by id."""
-    order = np.argsort(ids, kind="stable")
+    order = ids.argsort(kind="stable")
     ids = ids.take(order)
     first = _group(ids)
     d2 = np.minimum.reduceat(d2.take(order), first) if len(first) else d2
@@ -266,13 +267,13 @@ class _ObjectIndex:
         np.abs(dz, out=dz)
         dz -= self.hz[a:b]
         np.maximum(out, dz, out=out)  # a lower bound of the box's distance from q
-        cand = np.flatnonzero(out <= ru + SLACK)
+        cand = (out <= ru + SLACK).nonzero()[0]
         if not len(cand):
             return np.empty(0, np.int64), np.empty(0)
         cand += a
         pos, offsets = _spans(self.start.take(cand), self.count.take(cand))
         d2 = np.minimum.reduceat(_dist2((self.x, self.y, self.z), pos, q), offsets)
-        keep = np.flatnonzero(d2 <= ru * ru)
+        keep = (d2 <= ru * ru).nonzero()[0]
         return _closest_per_id(self.owner.take(cand.take(keep)), d2.take(keep))
 
 
@@ -281,7 +282,7 @@ def _group(keys: np.ndarray) -> np.ndarray:
     flag = np.empty(len(keys), dtype=bool)
     flag[:1] = True
     np.not_equal(keys[1:], keys[:-1], out=flag[1:])
-    return np.flatnonzero(flag)
+    return flag.nonzero()[0]
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -734,6 +735,7 @@ class Octree:
         self._object_index()
 
     def _object_index(self) -> _ObjectIndex:
+        """The object index, built now if stale (timed for the rebuild rule)."""
         if self._objects is None:
             start = time.perf_counter()
             self._objects = _ObjectIndex(self._runs())

@@ -58,6 +58,9 @@ MIN_WEAK_COVER = 0.1
 PART_FRACTION = 0.5
 # Footprints are padded to at least this half-width (m) so that every one has an area.
 MIN_HALF = 0.005
+# An oriented footprint sticking out of the source's own bounds by less than this (m) is
+# numerical disagreement between two boxes of the same object, not worth a polygon clip.
+CLIP_TOL = 0.005
 # Grid cell size (m) of the xy prefilter.
 CELL = 1.0
 # `near`: footprint boxes within NEAR_GAP (m) in xy and NEAR_BAND (m) in height, each body
@@ -172,8 +175,8 @@ def make_body(
         if not _fills_rectangle(corners[:, :2], lo_a[:2], hi_a[:2]):
             xy = corners[:, :2]
             hull = shapely.convex_hull(shapely.multipoints(xy))
-            inside = (xy.min(axis=0) >= (x0 - 1e-6, y0 - 1e-6)).all() and (
-                xy.max(axis=0) <= (x1 + 1e-6, y1 + 1e-6)
+            inside = (xy.min(axis=0) >= (x0 - CLIP_TOL, y0 - CLIP_TOL)).all() and (
+                xy.max(axis=0) <= (x1 + CLIP_TOL, y1 + CLIP_TOL)
             ).all()
             if not inside:  # the source's own bounds cut the oriented box: clip to them
                 hull = hull.intersection(box(x0, y0, x1, y1))

@@ -7,9 +7,10 @@
 Each object node has a description ("butter knife on counter top, clean"); its embedding is
 cached by text, so it is recomputed only when the description changes (states, support) and
 shared by nodes that read the same. An object's similarity to a text is the better of its
-description's and its bare label's (a misleading support must not hide the object itself). Search is exact cosine in numpy over all remembered objects
-(fine to tens of thousands of nodes). Positions and times come from the short-term evidence
-timeline, so they are the freshest the memory has.
+description's and its bare label's (a misleading support must not hide the object itself).
+Search is exact cosine in numpy over all remembered objects (fine to tens of thousands of
+nodes). Positions and times come from the short-term evidence timeline, the freshest the memory
+has.
 
 Input rules: `k` must be a positive integer; `since` <= `until`; `radius` needs `near` (and
 defaults to the configured radius when `near` is given alone); an empty `text` or a query with
@@ -133,7 +134,7 @@ class Retriever:
     def _sync_rows(self) -> None:
         """Extend the per-row arrays to new timeline rows (new objects are dirty)."""
         tl = self.short_term.timeline
-        if len(self.graph.objects()) != len(tl.row):
+        if len(self.graph.objects()) != len(tl.row):  # objects entered behind our back
             self.short_term.sync()
         n, have = len(tl), len(self._text)
         if n == have:

@@ -349,7 +349,7 @@ class ShortTermMemory:
             if changed:
                 tl.times["last_changed"][row] = t
             entry = self._entries.get(node_id)
-            held = self.consolidate and prev is not None and det.id_hint is not None
+            held = prev is not None and self.holds_back(det, node_id)
             if entry is None:
                 entry = Entry(node_id, det.label, det.id_hint, pos, states, t, step, step)
                 entry.pending = det if held else None

@@ -72,18 +72,36 @@ def bench_queries(mem: EmbodiedMemory, repeat: int) -> list[tuple[str, float, st
     mem.query(text=words[0])  # embeds every description once (the cache the target assumes)
     rows = []
     cycle = iter(range(10**9))
-    rows.append(("query(text) cached query text",
-                 median_ms(lambda: mem.query(text=words[next(cycle) % 5]), repeat), "ours"))
+    rows.append(
+        (
+            "query(text) cached query text",
+            median_ms(lambda: mem.query(text=words[next(cycle) % 5]), repeat),
+            "ours",
+        )
+    )
     fresh = iter(range(10**9))
-    rows.append(("query(text) new text every call",
-                 median_ms(lambda: mem.query(text=f"object number {next(fresh)}"), repeat // 4),
-                 "ours (+ embedding the text)"))
+    rows.append(
+        (
+            "query(text) new text every call",
+            median_ms(lambda: mem.query(text=f"object number {next(fresh)}"), repeat // 4),
+            "ours (+ embedding the text)",
+        )
+    )
     centre = mem.scene_graph.objects()[len(mem.scene_graph.objects()) // 2].position
-    rows.append(("query(near, radius=1.5)",
-                 median_ms(lambda: mem.query(near=centre, radius=1.5), repeat), "ours"))
-    rows.append(("query(text, near, since)",
-                 median_ms(lambda: mem.query(text="knife", near=centre, radius=3.0, since=500),
-                           repeat), "ours"))
+    rows.append(
+        (
+            "query(near, radius=1.5)",
+            median_ms(lambda: mem.query(near=centre, radius=1.5), repeat),
+            "ours",
+        )
+    )
+    rows.append(
+        (
+            "query(text, near, since)",
+            median_ms(lambda: mem.query(text="knife", near=centre, radius=3.0, since=500), repeat),
+            "ours",
+        )
+    )
     # Peers on the very same embeddings.
     ret = mem.retriever
     alive = np.flatnonzero(mem.short_term.timeline.alive[: len(ret._text)])
@@ -94,19 +112,29 @@ def bench_queries(mem: EmbodiedMemory, repeat: int) -> list[tuple[str, float, st
         from sentence_transformers import util
 
         corpus_t, q_t = torch.from_numpy(corpus), torch.from_numpy(q[None, :])
-        rows.append(("sentence_transformers.util.semantic_search",
-                     median_ms(lambda: util.semantic_search(q_t, corpus_t, top_k=10), repeat),
-                     "peer (search only)"))
+        rows.append(
+            (
+                "sentence_transformers.util.semantic_search",
+                median_ms(lambda: util.semantic_search(q_t, corpus_t, top_k=10), repeat),
+                "peer (search only)",
+            )
+        )
     except ImportError:
         pass
-    rows.append(("numpy exact top-10 (our search core)",
-                 median_ms(lambda: np.argpartition(-(corpus @ q), 10)[:10], repeat),
-                 "ours (search only)"))
+    rows.append(
+        (
+            "numpy exact top-10 (our search core)",
+            median_ms(lambda: np.argpartition(-(corpus @ q), 10)[:10], repeat),
+            "ours (search only)",
+        )
+    )
     vectors = [tuple(map(float, r)) for r in corpus]
     qv = tuple(map(float, q))
 
     def python_loop() -> list:
-        scores = [(sum(a * b for a, b in zip(v, qv, strict=True)), i) for i, v in enumerate(vectors)]
+        scores = [
+            (sum(a * b for a, b in zip(v, qv, strict=True)), i) for i, v in enumerate(vectors)
+        ]
         return sorted(scores, reverse=True)[:10]
 
     rows.append(("Python loop cosine + sort", median_ms(python_loop, 3), "peer (search only)"))
@@ -126,8 +154,15 @@ def frames(mem: EmbodiedMemory, n: int, count: int) -> list[Observation]:
             if j % 10 == 5:
                 states["isDirty"] = bool(k % 2)
             pos = (node.position[0] + bump, *node.position[1:])
-            objs.append(ObjectObservation(node.label, position=pos, states=states,
-                                          id_hint=node.source_id, attributes=node.attributes))
+            objs.append(
+                ObjectObservation(
+                    node.label,
+                    position=pos,
+                    states=states,
+                    id_hint=node.source_id,
+                    attributes=node.attributes,
+                )
+            )
         cam = np.mean([node.position for node in nodes], axis=0) - (1.0, 0, 0)
         out.append(Observation(10**6 + k, tuple(objs), agent_pose=Pose(tuple(cam))))
     return out
@@ -148,27 +183,37 @@ def bench_short_term(mem: EmbodiedMemory, repeat: int) -> list[tuple[str, float,
 
     rows = [("short-term update, 100-object frame", median_ms(update, repeat), "ours")]
     j = iter(range(10**9))
-    rows.append(("SceneGraph.integrate, same frame",
-                 median_ms(lambda: graph.integrate(batch[next(j) % 2]), repeat // 4),
-                 "peer (long-term update)"))
+    rows.append(
+        (
+            "SceneGraph.integrate, same frame",
+            median_ms(lambda: graph.integrate(batch[next(j) % 2]), repeat // 4),
+            "peer (long-term update)",
+        )
+    )
     last: dict[str, dict] = {}
 
     def deepcopy_differ() -> None:
         obs = batch[next(j) % 2]
-        snap = {o.id_hint: copy.deepcopy({"p": o.position, "s": dict(o.states)}) for o in obs.objects}
+        snap = {
+            o.id_hint: copy.deepcopy({"p": o.position, "s": dict(o.states)}) for o in obs.objects
+        }
         _ = [
             (sid, key)
             for sid, rec in snap.items()
             if sid in last
             for key in rec["s"]
             if rec["s"][key] != last[sid]["s"].get(key)
-        ] + [sid for sid, rec in snap.items() if sid in last and
-             math.dist(rec["p"], last[sid]["p"]) > 0.01]
+        ] + [
+            sid
+            for sid, rec in snap.items()
+            if sid in last and math.dist(rec["p"], last[sid]["p"]) > 0.01
+        ]
         last.clear()
         last.update(snap)
 
-    rows.append(("deepcopy-and-compare differ", median_ms(deepcopy_differ, repeat),
-                 "peer (naive differ)"))
+    rows.append(
+        ("deepcopy-and-compare differ", median_ms(deepcopy_differ, repeat), "peer (naive differ)")
+    )
     return rows
 
 
@@ -198,15 +243,18 @@ def main() -> None:
         embedded = time.perf_counter() - t0
         n = len(mem.scene_graph.objects())
         texts = len(mem.retriever._vectors)
-        print(f"memory: {n} objects ({built:.1f} s to integrate), embedder "
-              f"{make_embedder(name).name}: {texts} distinct descriptions embedded in "
-              f"{embedded:.1f} s")
+        print(
+            f"memory: {n} objects ({built:.1f} s to integrate), embedder "
+            f"{make_embedder(name).name}: {texts} distinct descriptions embedded in "
+            f"{embedded:.1f} s"
+        )
         rows = bench_queries(mem, args.repeat)
         print_table(f"query over {n} objects (target: median <= 5 ms)", rows, rows[0][1])
         if name == names[0]:
             rows = bench_short_term(mem, args.repeat)
-            print_table("short-term update (target: <= 1 ms per 100-object frame)", rows,
-                        rows[0][1])
+            print_table(
+                "short-term update (target: <= 1 ms per 100-object frame)", rows, rows[0][1]
+            )
 
 
 if __name__ == "__main__":

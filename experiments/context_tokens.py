@@ -6,7 +6,8 @@ tokens (cl100k_base) of `collapsed` / `retrieved` against `full`, and recall of 
 task's expert plan acts on (the object types of the high-level PDDL actions' objectId,
 receptacleObjectId and cleanObjectId; "AppleSliced" counts as "Apple"; types the 5.0.0 scene
 does not contain are left out and counted). An object type is recalled when a node of that type
-is named by id in the context.
+is named by id in the context. Task text: the person's goal sentence alone ("goal"), or with
+their step-by-step instructions, one a line ("goal+steps"), as an ALFRED agent receives them.
 
     .venv/bin/python experiments/context_tokens.py                # MiniLM, all 251 tasks
     .venv/bin/python experiments/context_tokens.py --embedder hashing --limit 60
@@ -62,9 +63,8 @@ def needed_types(traj: dict) -> set[str]:
     return out
 
 
-def memory_of(scene: str, embedder, policy: str) -> EmbodiedMemory:
-    cfg = MemoryConfig(short_term_policy=policy)
-    mem = EmbodiedMemory(cfg, embedder=embedder)
+def memory_of(scene: str, embedder) -> EmbodiedMemory:
+    mem = EmbodiedMemory(MemoryConfig(), embedder=embedder)
     obs = observation_from_metadata(scene_objects(scene), time_ns=1)
     mem.integrate(obs.__class__(obs.time_ns, obs.objects, region=region_of_scene(scene)))
     return mem
@@ -73,7 +73,9 @@ def memory_of(scene: str, embedder, policy: str) -> EmbodiedMemory:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
-    parser.add_argument("--budget", type=int, default=1500)
+    parser.add_argument(
+        "--budgets", type=int, nargs="+", default=[80, 120, 1500], help="0 = no limit"
+    )
     parser.add_argument("--limit", type=int, default=0, help="first N tasks only (0 = all)")
     args = parser.parse_args()
 
@@ -88,48 +90,58 @@ def main() -> None:
             [tr["annotations"][0]["task_desc"], *tr["annotations"][0]["high_descs"]]
         ),
     }
-    rows: dict[tuple[str, str], dict[str, list[float]]] = {}
+    rows: dict[tuple[str, str, str], dict[str, list[float]]] = {}
     missing_types = needed_total = 0
     start = time.perf_counter()
     for traj in trajs:
         scene = f"FloorPlan{int(traj['scene']['floor_plan'].removeprefix('FloorPlan'))}"
-        mem = memory_of(scene, embedder, "lru")
+        mem = memory_of(scene, embedder)
         present = {n.label for n in mem.scene_graph.objects()}
         need = needed_types(traj)
         missing_types += len(need - present)
         need &= present
         needed_total += len(need)
         full = mem.context("full scene", budget_tokens=None, mode="full")
+        cases = [("-", "full", None, full)]
         for variant, text_of in texts.items():
-            for mode in ("full", "retrieved", "collapsed"):
-                ctx = full if mode == "full" else mem.context(
-                    text_of(traj), budget_tokens=args.budget, mode=mode
-                )
-                shown = {mem.scene_graph.node(n).label for n in ctx.node_ids}
-                r = rows.setdefault((variant, mode), {"tokens": [], "found": [], "need": [],
-                                                      "saving": []})
-                r["tokens"].append(ctx.token_count)
-                r["found"].append(len(need & shown))
-                r["need"].append(len(need))
-                r["saving"].append(1 - ctx.token_count / full.token_count)
+            for mode in ("retrieved", "collapsed"):
+                for budget in args.budgets:
+                    ctx = mem.context(text_of(traj), budget_tokens=budget or None, mode=mode)
+                    cases.append((variant, mode, str(budget or "none"), ctx))
+        for variant, mode, budget, ctx in cases:
+            shown = {mem.scene_graph.node(n).label for n in ctx.node_ids}
+            r = rows.setdefault(
+                (variant, mode, budget or "none"), {"tokens": [], "found": [], "need": []}
+            )
+            r["tokens"].append(ctx.token_count)
+            r["found"].append(len(need & shown))
+            r["need"].append(len(need))
     elapsed = time.perf_counter() - start
 
-    print(f"ALFRED valid_seen: {len(trajs)} tasks, embedder {embedder.name}, budget "
-          f"{args.budget} tokens (full: unlimited), tokenizer cl100k_base, {elapsed:.0f} s")
-    print(f"needed object types in the 5.0.0 scenes: {needed_total} "
-          f"({missing_types} more named by ALFRED but absent from the 5.0.0 scene: left out)")
-    head = (f"{'text':<11} {'mode':<10} {'mean tok':>9} {'median':>7} {'vs full':>8} "
-            f"{'saving/task':>12} {'recall':>7} {'tasks 100%':>10}")
+    print(
+        f"ALFRED valid_seen: {len(trajs)} tasks, embedder {embedder.name}, "
+        f"tokenizer cl100k_base, {elapsed:.0f} s"
+    )
+    print(
+        f"needed object types present in the 5.0.0 scenes: {needed_total} "
+        f"({missing_types} more named by ALFRED but absent from the scene: left out)"
+    )
+    head = (
+        f"{'task text':<11} {'mode':<10} {'budget':>6} {'mean tok':>9} {'median':>7} "
+        f"{'fewer than full':>16} {'recall':>7} {'tasks 100%':>10}"
+    )
     print(head)
     print("-" * len(head))
-    full_mean = statistics.mean(rows[("goal", "full")]["tokens"])
-    for (variant, mode), r in rows.items():
+    full_mean = statistics.mean(rows[("-", "full", "none")]["tokens"])
+    for (variant, mode, budget), r in rows.items():
         mean = statistics.mean(r["tokens"])
         recall = sum(r["found"]) / max(1, sum(r["need"]))
         complete = sum(f == n for f, n in zip(r["found"], r["need"], strict=True)) / len(r["need"])
-        print(f"{variant:<11} {mode:<10} {mean:>9.1f} {statistics.median(r['tokens']):>7.0f} "
-              f"{1 - mean / full_mean:>8.1%} {statistics.mean(r['saving']):>12.1%} "
-              f"{recall:>7.3f} {complete:>10.1%}")
+        print(
+            f"{variant:<11} {mode:<10} {budget:>6} {mean:>9.1f} "
+            f"{statistics.median(r['tokens']):>7.0f} {1 - mean / full_mean:>16.1%} "
+            f"{recall:>7.3f} {complete:>10.1%}"
+        )
 
 
 if __name__ == "__main__":

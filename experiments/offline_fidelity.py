@@ -1,9 +1,10 @@
 """Fidelity of the offline simulator against real ai2thor 5.0.0 episodes.
 
-Each recorded episode (../shared/data/ithor/episodes/*.jsonl beside the repository) starts the offline controller
-from its first step's metadata and replays the actions; the table shows, per episode, how many
-of the compared fields (lastActionSuccess, and the states / positions of every object the real
-step changed) agree. Run: .venv/bin/python experiments/offline_fidelity.py [--verbose]
+Each recorded episode (../shared/data/ithor/episodes/*.jsonl beside the repository) starts the
+offline controller from its first step's metadata and replays the actions; the table shows, per
+episode, how many of the compared fields (lastActionSuccess, and the states / positions of every
+object the real step changed) agree.
+Run: .venv/bin/python experiments/offline_fidelity.py [--verbose]
 """
 
 from __future__ import annotations

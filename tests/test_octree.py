@@ -468,6 +468,132 @@ def test_insert_scan_without_free_space_equals_insert_points():
     assert_same_state(a.state_dict(), b.state_dict())
 
 
+# ---------------------------------------------------------------------- object index
+def objects_brute(tree: Octree, p) -> dict[int, float]:
+    """{object id: distance from p to its nearest occupied voxel centre}, from the tree's voxels."""
+    centres, ids = tree.occupied_voxels()
+    d = np.linalg.norm(centres - np.array(p, dtype=np.float64), axis=1)
+    return {int(i): float(d[ids == i].min()) for i in np.unique(ids[ids >= 0])}
+
+
+def assert_objects_near(tree: Octree, p, r: float) -> None:
+    """`objects_near`, the object index (built now if stale) and the voxel-only answer all
+    match brute force: ids within r, exact distances, nearest first with ties by id."""
+    expected = objects_brute(tree, p)
+    sure = {i for i, v in expected.items() if v <= r - EPS}
+    maybe = {i for i, v in expected.items() if v <= r + EPS}
+    ids, d2 = tree._object_index().nearest(tree._voxel_units(p), r / tree.resolution)
+    from_index = list(zip(ids.tolist(), (np.sqrt(d2) * tree.resolution).tolist(), strict=True))
+    ids, d2 = tree._objects_near_voxels(p, r)
+    from_voxels = list(zip(ids.tolist(), (np.sqrt(d2) * tree.resolution).tolist(), strict=True))
+    for got in (tree.objects_near(p, r), from_index, from_voxels):
+        assert sure <= {i for i, _ in got} <= maybe
+        for i, dist in got:
+            assert dist == pytest.approx(expected[i], abs=1e-9)
+        assert got == sorted(got, key=lambda item: (item[1], item[0]))
+    assert [i for i, _ in from_index] == [i for i, _ in from_voxels]
+
+
+def labelled(n_max: int = 40, span: float = 1.2):
+    return st.integers(1, n_max).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.float64, (n, 3), elements=st.floats(-span, span, allow_nan=False)),
+            st.one_of(st.none(), hnp.arrays(np.int64, (n,), elements=st.integers(-1, 5))),
+        )
+    )
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("insert"), labelled()),
+        st.tuples(st.just("scan"), labelled(), points3),
+        st.tuples(st.just("remove"), st.integers(0, 5)),
+        st.tuples(st.just("decay"), st.integers(0, 4), st.floats(0.5, 8)),
+        st.tuples(st.just("compact")),
+        st.tuples(st.just("reload")),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@SETTINGS
+@given(OPERATIONS, points3, st.floats(0, 2.0))
+def test_object_index_stays_exact_under_every_change(ops, p, r):
+    """The index is built after every change, so each change that touches voxel ids (labels,
+    free-space misses, removal, decay, reload) must drop it or answers go stale."""
+    tree = Octree(RES, free_space=True, free_space_level=1)
+    start = np.random.default_rng(0).uniform(-1, 1, (150, 3))
+    tree.insert_points(start, object_ids=np.arange(150) % 6)
+    assert_objects_near(tree, p, r)
+    now = 0
+    for op in ops:
+        if op[0] == "insert":
+            tree.insert_points(op[1][0], time_ns=now, object_ids=op[1][1])
+        elif op[0] == "scan":
+            tree.insert_scan(op[2], op[1][0], time_ns=now, object_ids=op[1][1])
+        elif op[0] == "remove":
+            tree.remove_object(op[1])
+        elif op[0] == "decay":
+            now += op[1] * 1_000_000_000
+            tree.decay(now, half_life_s=op[2])
+        elif op[0] == "compact":
+            tree.compact()
+        else:
+            tree = Octree.from_state_dict(tree.state_dict())
+        assert_objects_near(tree, p, r)
+
+
+def test_object_index_is_dropped_only_when_ids_change():
+    rng = np.random.default_rng(8)
+    pts, ids = rng.uniform(-1, 1, (400, 3)), rng.integers(-1, 5, 400)
+    tree = Octree(0.1)
+    tree.insert_points(pts, object_ids=ids)
+    assert tree.object_index_nbytes == 0, "built lazily"
+    tree.build_object_index()
+    built = tree.object_index_nbytes
+    assert built > 0
+    tree.insert_points(pts, object_ids=ids)  # the same labels again
+    tree.insert_points(rng.uniform(-1, 1, (50, 3)))  # new voxels without ids
+    tree.compact()
+    assert tree.object_index_nbytes == built
+    assert_objects_near(tree, [0.1, 0.2, 0.3], 0.8)
+    tree.insert_points(pts[:1], object_ids=[7])  # a voxel changes owner
+    assert tree.object_index_nbytes == 0
+    assert_objects_near(tree, pts[0], 0.5)
+
+
+def test_stale_index_is_rebuilt_once_voxel_answers_cost_as_much():
+    """Right after a change, queries are answered from the voxels; once they have cost as much
+    time as the last build, the next query rebuilds the index (the ski-rental rule)."""
+    rng = np.random.default_rng(9)
+    tree = Octree(0.1)
+    tree.insert_points(rng.uniform(-2, 2, (3000, 3)), object_ids=rng.integers(0, 40, 3000))
+    p = [0.3, -0.1, 0.2]
+    before = tree.objects_near(p, 1.0)  # the first query builds
+    assert tree.object_index_nbytes > 0
+    tree.insert_points(rng.uniform(-2, 2, (20, 3)), object_ids=np.full(20, 41))
+    assert tree.object_index_nbytes == 0
+    answers = []
+    for _ in range(100_000):
+        answers.append(tree.objects_near(p, 1.0))
+        if tree.object_index_nbytes:
+            break
+    assert tree.object_index_nbytes > 0, "rebuilt after a bounded number of voxel answers"
+    assert len(answers) >= 2, "the first query after the change was answered from the voxels"
+    assert all(a == answers[0] for a in answers)
+    assert {i for i, _ in before} <= {i for i, _ in answers[0]} | {41}
+    assert_objects_near(tree, p, 1.0)
+
+
+def test_object_ids_far_apart_use_the_fallback_sort():
+    tree = Octree(0.1)
+    ids = np.array([0, 2**62, 5, 2**62 + 3])
+    tree.insert_points([[0.0, 0, 0], [0.3, 0, 0], [0.6, 0, 0], [-0.4, 0, 0]], object_ids=ids)
+    assert [i for i, _ in tree.objects_near([0.01, 0, 0], 0.5)] == [0, 2**62, 2**62 + 3]
+    assert_objects_near(tree, [0.2, 0.1, 0.0], 1.0)
+
+
 # ----------------------------------------------------------------------- persistence
 def test_state_dict_round_trip_preserves_everything():
     rng = np.random.default_rng(4)
