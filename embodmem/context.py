@@ -268,7 +268,7 @@ class ContextBuilder:
         for node_id in relevant:  # movable things come with the support/container they are at
             fixed = g.object(node_id).attributes.get("pickupable") is False
             for n in [node_id, *([] if fixed else g.support_chain(node_id)[: self.chain])]:
-                prio[n] = min(prio.get(n, np.inf), 1.0 + rank[node_id] / (len(rank) + 1))
+                prio[n] = min(prio.get(n, np.inf), 1.0 + 0.5 * rank[node_id] / len(rank))
         rooms: dict[str | None, list[str]] = {}
         for node_id in objects:
             rooms.setdefault(self._room_of(node_id), []).append(node_id)
@@ -298,7 +298,7 @@ class ContextBuilder:
             blocks.append(_Block(0.0, (1, r_index, 0), [line], [room] if room else [], True))
             if mode == "collapsed" and hidden:
                 folded = self._folded(hidden, room)
-                blocks.append(_Block(1.5, (1, r_index, 0, 1), [folded], []))
+                blocks.append(_Block(1.75, (1, r_index, 0, 1), [folded], []))
             shown = [n for n in members if n in prio]
             blocks += self._tree_blocks(shown, prio, (1, r_index))
         if not objects:

@@ -429,8 +429,6 @@ class Octree:
 
     def _point(self, field: str, value: Any) -> tuple[float, float, float]:
         """A finite query point inside the grid."""
-        if type(value) is np.ndarray and value.shape == (3,):
-            value = value.tolist()  # float rows take vec3's fast path for plain floats
         p = vec3(field, value)
         if not all(-OFFSET <= math.floor(c / self.resolution) < OFFSET for c in p):
             raise OutOfBoundsError(field, list(p), f"outside the octree range "

@@ -27,6 +27,8 @@ def finite_float(field: str, value: Any) -> float:
 
 def vec3(field: str, value: Any) -> Vec3:
     """Three finite floats, from any length-3 sequence or array."""
+    if type(value) is np.ndarray and value.shape == (3,) and value.dtype.kind == "f":
+        value = value.tolist()  # float rows become plain floats for the fast path below
     if type(value) in (tuple, list) and len(value) == 3:  # fast path: plain finite floats
         x, y, z = value
         if type(x) is float and type(y) is float and type(z) is float and math.isfinite(x + y + z):

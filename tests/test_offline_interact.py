@@ -84,11 +84,11 @@ def test_pickup_moves_object_to_hand_and_follows_agent(ctl):
 
 def test_pickup_failures_leave_state(ctl):
     meta = ctl.step(action="PickupObject", objectId=APPLE).metadata  # behind the agent
-    assert not meta["lastActionSuccess"] and "not interactable" in meta["errorMessage"]
+    assert not meta["lastActionSuccess"] and "specified visibility" in meta["errorMessage"]
     meta = do(ctl, "PickupObject", FRIDGE)
     assert not meta["lastActionSuccess"] and "CanPickup" in meta["errorMessage"]
     meta = do(ctl, "PickupObject", "Apple|0|0|0")
-    assert not meta["lastActionSuccess"] and "invalid" in meta["errorMessage"]
+    assert not meta["lastActionSuccess"] and "not the objectId" in meta["errorMessage"]
     do(ctl, "PickupObject", APPLE)
     before = ctl.last_event.metadata["objects"]
     meta = do(ctl, "PickupObject", MUG)
@@ -121,10 +121,10 @@ def test_placement_rules(ctl):
     state.objects[DRAWER]["isOpen"] = True
     assert placement_error(state, APPLE, DRAWER, force=False) is not None
     assert placement_error(state, APPLE, DRAWER, force=True) is None  # force skips whitelist
-    assert "specific" in placement_error(state, APPLE, TOASTER, force=True)  # not skipped
-    assert "specific" in placement_error(state, APPLE, COFFEE, force=True)
+    assert "not a valid Object Type" in placement_error(state, APPLE, TOASTER, force=True)
+    assert "not a valid Object Type" in placement_error(state, APPLE, COFFEE, force=True)
     assert placement_error(state, MUG, COFFEE, force=False) is None
-    assert "not a receptacle" in placement_error(state, MUG, APPLE, force=True)
+    assert "NOT a receptacle" in placement_error(state, MUG, APPLE, force=True)
 
 
 def test_microwave_heats_cooks_and_locks_door(ctl):
@@ -146,7 +146,9 @@ def test_microwave_heats_cooks_and_locks_door(ctl):
     assert do(ctl, "OpenObject", MICROWAVE)["lastActionSuccess"]
 
 
-def test_slicing_needs_a_knife_and_creates_pieces(ctl):
+def test_slicing_with_a_knife_creates_pieces():
+    ctl = OfflineController("FloorPlan1", slice_requires_knife=True)
+    ctl.reset("FloorPlan1", agent=START)
     meta = do(ctl, "SliceObject", APPLE)
     assert not meta["lastActionSuccess"] and "knife" in meta["errorMessage"]
     do(ctl, "PickupObject", KNIFE)
@@ -156,7 +158,9 @@ def test_slicing_needs_a_knife_and_creates_pieces(ctl):
     assert len(pieces) > 1 and all(p["objectType"] == "AppleSliced" for p in pieces)
     assert all(p["parentReceptacles"][0] == COUNTER and p["pickupable"] for p in pieces)
     assert obj(meta, APPLE)["isSliced"]
-    assert not do(ctl, "SliceObject", APPLE)["lastActionSuccess"]
+    count = len(meta["objects"])
+    meta = do(ctl, "SliceObject", APPLE)  # SliceObject.Slice returns early: no new pieces
+    assert meta["lastActionSuccess"] and len(meta["objects"]) == count
     meta = do(ctl, "SliceObject", EGG)
     cracked = [o for o in meta["objects"] if o["objectType"] == "EggCracked"]
     assert len(cracked) == 1 and cracked[0]["objectId"] == EGG + "|EggCracked_0"
@@ -164,9 +168,13 @@ def test_slicing_needs_a_knife_and_creates_pieces(ctl):
     check_consistency(meta)
 
 
-def test_slicing_without_knife_when_disabled():
-    c = OfflineController("FloorPlan1", slice_requires_knife=False)
+def test_slicing_needs_a_knife_by_default_as_in_alfred():
+    c = OfflineController("FloorPlan1")
     meta = c.step(action="SliceObject", objectId=BREAD, forceAction=True).metadata
+    assert not meta["lastActionSuccess"]
+    assert meta["errorMessage"] == "Agent must be holding a knife to slice an object."
+    thor = OfflineController("FloorPlan1", slice_requires_knife=False)  # THOR's own rule
+    meta = thor.step(action="SliceObject", objectId=BREAD, forceAction=True).metadata
     assert meta["lastActionSuccess"]
     assert any(o["objectType"] == "BreadSliced" for o in meta["objects"])
 
@@ -228,16 +236,15 @@ def test_state_changes_and_capability_checks(ctl):
     assert do(ctl, "CookObject", POTATO)["lastActionSuccess"]
     meta = do(ctl, "FillObjectWithLiquid", MUG, fillLiquid="wine")
     assert obj(meta, MUG)["fillLiquid"] == "wine"
-    with pytest.raises(ValueError):
-        do(ctl, "FillObjectWithLiquid", MUG, fillLiquid="lava")
+    assert not do(ctl, "FillObjectWithLiquid", MUG, fillLiquid="lava")["lastActionSuccess"]
     assert not do(ctl, "FillObjectWithLiquid", APPLE, fillLiquid="water")["lastActionSuccess"]
     meta = do(ctl, "BreakObject", MUG)
     assert obj(meta, MUG)["isBroken"] and not obj(meta, MUG)["isFilledWithLiquid"]
-    assert not do(ctl, "BreakObject", MUG)["lastActionSuccess"]
+    assert do(ctl, "BreakObject", MUG)["lastActionSuccess"]  # Break.BreakObject has no guard
     assert not do(ctl, "ToggleObjectOn", APPLE)["lastActionSuccess"]
     assert not do(ctl, "OpenObject", APPLE)["lastActionSuccess"]
-    with pytest.raises(ValueError):
-        do(ctl, "OpenObject", FRIDGE, openness=2.0)
+    meta = do(ctl, "OpenObject", FRIDGE, openness=2.0)  # a failure in THOR, not a ValueError
+    assert not meta["lastActionSuccess"] and not obj(meta, FRIDGE)["isOpen"]
 
 
 def test_drawer_slides_out_and_back_with_contents(ctl):
@@ -286,7 +293,7 @@ IDS = [APPLE, FRIDGE, KNIFE, MUG, MICROWAVE, POTATO, BREAD, TOASTER, COFFEE, BAS
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(ACTIONS), st.sampled_from(IDS)), max_size=20))
 def test_random_interactions_keep_state_consistent(steps):
-    c = OfflineController("FloorPlan1", slice_requires_knife=False)
+    c = OfflineController("FloorPlan1")
     for action, oid in steps:
         before = c.last_event.metadata["objects"]
         kw = {} if action in ("DropHandObject", "MoveAhead", "RotateLeft") else {"objectId": oid}

@@ -2,6 +2,7 @@
 empty, break. Each handler returns an `Outcome`; a failure leaves the state unchanged.
 
 forceAction skips the visibility check (and, for PutObject, the placement whitelist), as THOR.
+Checks run in THOR's order and fail with its messages (see `messages`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.offline.errors import InvalidActionError
+from sim.offline import messages as msg
 from sim.offline.geometry import box_dict
 from sim.offline.placement import drop_target, put_spot
 from sim.offline.rules import LIQUIDS, placement_error
@@ -23,35 +24,46 @@ SLICES = {"Apple": ("AppleSliced", 8), "Bread": ("BreadSliced", 10),
           "Potato": ("PotatoSliced", 8), "Egg": ("EggCracked", 1)}
 COOKABLE_SLICES = frozenset({"BreadSliced", "PotatoSliced", "EggCracked"})
 KNIVES = frozenset({"Knife", "ButterKnife"})
+MUST_BE_OFF_TO_OPEN = frozenset({"Microwave"})  # CanOpen_Object.MustBeOffToOpen
+MUST_BE_CLOSED_TO_TURN_ON = frozenset({"Microwave"})  # CanToggleOnOff.MustBeClosedToTurnOn
 DRAWER_SLIDE = 0.85  # fraction of a drawer's depth it slides out when opened (recorded episodes)
 
 
 def _target(state: SceneState, args: dict[str, Any]) -> tuple[str | None, Outcome | None]:
-    """The action's objectId if it exists and (unless forceAction) is visible."""
+    """The action's objectId if it exists and (unless forceAction) is visible: THOR's
+    getInteractableSimObjectFromId, which every objectId action runs first."""
     oid = args["objectId"]
     if oid not in state.objects:
-        return None, fail(f"Object ID {oid} appears to be invalid.")
+        return None, fail(msg.NO_SUCH_OBJECT.format(oid=oid))
     if not args.get("forceAction") and oid not in state.visible:
-        return None, fail(f"{oid} is not interactable and (perhaps it is occluded by something).")
+        return None, fail(msg.NOT_VISIBLE.format())
     return oid, None
 
 
-def _property(state: SceneState, oid: str, flag: str, message: str) -> Outcome | None:
-    return None if state.objects[oid].get(flag) else fail(f"{oid} {message}")
+def _lacks(obj: dict[str, Any], flag: str, refusal: str | msg.Thrown) -> Outcome | None:
+    """THOR's refusal when the object lacks the capability `flag`, else None."""
+    return None if obj.get(flag) else fail(refusal.format(oid=obj["objectId"], name=obj["name"]))
+
+
+def _capable(state: SceneState, args: dict[str, Any], flag: str,
+             refusal: str | msg.Thrown) -> tuple[dict[str, Any], Outcome | None]:
+    """The target object and, when it is missing, invisible or lacks `flag`, THOR's refusal."""
+    oid, err = _target(state, args)
+    if err:
+        return {}, err
+    obj = state.objects[oid]
+    return obj, _lacks(obj, flag, refusal)
 
 
 def pickup(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """PickupObject: the object (with what it holds) goes to the agent's hand."""
-    oid, err = _target(state, args)
+    obj, err = _capable(state, args, "pickupable", msg.NOT_PICKUPABLE)
     if err:
         return err
     if state.held is not None:
-        return fail(f"Agent's hand is not empty: already holding {state.held}.")
-    err = _property(state, oid, "pickupable", "must have the property CanPickup to be picked up.")
-    if err:
-        return err
+        return fail(msg.HAND_FULL.format())
+    oid = obj["objectId"]
     state.attach(oid, None)
-    obj = state.objects[oid]
     obj["isPickedUp"] = True
     obj["rotation"] = {"x": 0.0, "y": state.agent.yaw, "z": 0.0}
     state.held = oid
@@ -69,25 +81,25 @@ def _release(state: SceneState, position: np.ndarray, support: str | None) -> No
 
 def put(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """PutObject (5.0.0 signature): objectId is the receptacle the held object goes on / in."""
-    if state.held is None:
-        return fail("Nothing is in the agent's hand to place.")
     rid, err = _target(state, args)
     if err:
         return err
+    if state.held is None:
+        return fail(msg.NOTHING_TO_PUT)
     message = placement_error(state, state.held, rid, bool(args.get("forceAction")))
     if message:
         return fail(message)
     spot = put_spot(state, state.held, rid)
     if spot is None:
-        return fail(f"No valid positions to place object found on {rid}.")
+        return fail(msg.NO_PLACE_FOUND)
     _release(state, spot, rid)
     return Outcome()
 
 
 def drop(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
-    """DropHandObject: the held object falls onto whatever is below the hand."""
+    """DropHandObject / DropHeldObject: the held object falls onto whatever is below the hand."""
     if state.held is None:
-        return fail("Nothing is in the agent's hand to drop.")
+        return fail(msg.NOTHING_TO_DROP.format())
     _release(state, *drop_target(state, state.held))
     return Outcome()
 
@@ -105,17 +117,18 @@ def _drawer_slide(state: SceneState, oid: str) -> np.ndarray:
 
 
 def _set_open(state: SceneState, args: dict[str, Any], opening: bool) -> Outcome:
+    """BaseFPSAgentController.openObject: no "already open / closed" check, as THOR."""
     oid, err = _target(state, args)
     if err:
         return err
-    obj = state.objects[oid]
-    if not obj.get("openable"):
-        return fail(f"{oid} is not an Openable object")
-    if obj["objectType"] == "Microwave" and obj.get("isToggled"):
-        return fail(f"{oid} is on; a Microwave cannot be opened or closed while it is on.")
     openness = float(args.get("openness", 1.0)) if opening else 0.0
     if not 0.0 <= openness <= 1.0:
-        raise InvalidActionError("openness", openness, "must be in [0, 1]")
+        return fail(msg.OPENNESS_RANGE)
+    obj = state.objects[oid]
+    if not obj.get("openable"):
+        return fail(msg.NOT_OPENABLE.format(oid=oid))
+    if obj["objectType"] in MUST_BE_OFF_TO_OPEN and obj.get("isToggled"):
+        return fail(msg.MUST_BE_OFF_TO_OPEN)
     if obj["objectType"] == "Drawer" and bool(openness > 0) != obj["isOpen"]:
         slide = state.slides.pop(oid, None) if not opening else None
         if slide is None:
@@ -139,19 +152,20 @@ def close_object(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outc
 
 
 def _toggle(state: SceneState, args: dict[str, Any], on: bool) -> Outcome:
+    """PhysicsRemoteFPSAgentController.toggleObject's checks, in its order."""
     oid, err = _target(state, args)
     if err:
         return err
     obj = state.objects[oid]
-    if not obj.get("toggleable"):
-        return fail(f"{oid} is not toggleable")
-    word = "on" if on else "off"
+    if not obj.get("toggleable"):  # a stove burner is switched by its knob
+        controlled = any(oid in (o.get("controlledObjects") or ()) for o in state.objects.values())
+        return fail(msg.CONTROLLED_ELSEWHERE if controlled else msg.NOT_TOGGLEABLE)
     if obj["isToggled"] == on:
-        return fail(f"can't toggle object {word} if it's already {word}!")
-    if on and obj.get("isBroken"):
-        return fail(f"{oid} is broken and cannot be turned on.")
-    if on and obj["objectType"] == "Microwave" and obj.get("isOpen"):
-        return fail(f"{oid} is open; a Microwave cannot be turned on while it is open.")
+        return fail(msg.ALREADY_ON if on else msg.ALREADY_OFF)
+    if on and obj["objectType"] in MUST_BE_CLOSED_TO_TURN_ON and obj.get("isOpen"):
+        return fail(msg.MUST_BE_CLOSED_TO_TURN_ON)
+    if on and obj.get("breakable") and obj.get("isBroken"):
+        return fail(msg.BROKEN_CANNOT_TURN_ON)
     for k in (oid, *(obj.get("controlledObjects") or ())):
         if k in state.objects:
             state.objects[k]["isToggled"] = on
@@ -197,21 +211,22 @@ def _slice_pieces(state: SceneState, oid: str) -> list[dict[str, Any]]:
 
 
 def slice_object(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
-    """SliceObject: needs a held knife (unless disabled); creates `<id>|<Type>Sliced_k` pieces."""
+    """SliceObject: creates `<id>|<Type>Sliced_k` pieces; slicing a sliced object changes
+    nothing (SliceObject.Slice returns early). No knife unless `slice_requires_knife`."""
     oid, err = _target(state, args)
     if err:
         return err
-    err = _property(state, oid, "sliceable", "is not sliceable!")
+    if oid == state.held:
+        return fail(msg.SLICE_HELD)
+    obj = state.objects[oid]
+    err = _lacks(obj, "sliceable", msg.NOT_SLICEABLE)
     if err:
         return err
-    obj = state.objects[oid]
     if obj["isSliced"]:
-        return fail(f"{oid} is already sliced.")
-    if oid == state.held:
-        return fail(f"{oid} cannot be sliced while it is held.")
+        return Outcome()
     held_type = state.objects[state.held]["objectType"] if state.held else None
     if cfg.slice_requires_knife and held_type not in KNIVES:
-        return fail("Agent must be holding a knife to slice an object.")
+        return fail(msg.NEEDS_KNIFE)
     parent = state.parents(oid)
     for piece in _slice_pieces(state, oid):
         state.add_object(piece)
@@ -222,57 +237,81 @@ def slice_object(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outc
     return Outcome()
 
 
-def _set_flags(state: SceneState, args: dict[str, Any], flag: str, message: str,
-               **values: Any) -> Outcome:
-    oid, err = _target(state, args)
+def cook(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
+    """CookObject."""
+    obj, err = _capable(state, args, "cookable", msg.NOT_COOKABLE)
     if err:
         return err
-    err = _property(state, oid, flag, message)
-    if err:
-        return err
-    state.objects[oid].update(values)
+    if obj["isCooked"]:
+        return fail(msg.ALREADY_COOKED.format(oid=obj["objectId"]))
+    obj["isCooked"] = True
     return Outcome()
 
 
-def cook(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
-    """CookObject."""
-    return _set_flags(state, args, "cookable", "is not cookable!", isCooked=True)
+def _set_dirty(state: SceneState, args: dict[str, Any], dirty: bool) -> Outcome:
+    refusal, done = ((msg.NOT_DIRTYABLE_DIRTY, msg.ALREADY_DIRTY) if dirty
+                     else (msg.NOT_DIRTYABLE_CLEAN, msg.ALREADY_CLEAN))
+    obj, err = _capable(state, args, "dirtyable", refusal)
+    if err:
+        return err
+    if obj["isDirty"] == dirty:
+        return fail(done.format(name=obj["name"]))
+    obj["isDirty"] = dirty
+    return Outcome()
 
 
 def clean(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """CleanObject."""
-    return _set_flags(state, args, "dirtyable", "is not dirtyable!", isDirty=False)
+    return _set_dirty(state, args, False)
 
 
 def dirty(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """DirtyObject."""
-    return _set_flags(state, args, "dirtyable", "is not dirtyable!", isDirty=True)
+    return _set_dirty(state, args, True)
 
 
 def fill(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
-    """FillObjectWithLiquid (fillLiquid: water, coffee or wine)."""
-    liquid = args["fillLiquid"]
+    """FillObjectWithLiquid (fillLiquid: water, coffee or wine, any case); coffee is hot."""
+    oid, err = _target(state, args)
+    if err:
+        return err
+    if args.get("fillLiquid") is None:
+        return fail(msg.MISSING_LIQUID.format())
+    liquid = args["fillLiquid"].lower()
+    obj = state.objects[oid]
+    err = _lacks(obj, "canFillWithLiquid", msg.NOT_FILLABLE)
+    if err:
+        return err
     if liquid not in LIQUIDS:
-        raise InvalidActionError("fillLiquid", liquid, f"expected one of {', '.join(LIQUIDS)}")
-    oid = args["objectId"]
-    if oid in state.objects and state.objects[oid].get("isBroken"):
-        return fail(f"{oid} is broken and cannot hold liquid.")
-    return _set_flags(state, args, "canFillWithLiquid", "cannot be filled with liquid!",
-                      isFilledWithLiquid=True, fillLiquid=liquid)
+        return fail(msg.INVALID_LIQUID.format(liquid=liquid))
+    if obj["isFilledWithLiquid"]:
+        return fail(msg.ALREADY_FILLED.format(name=obj["name"]))
+    obj["isFilledWithLiquid"], obj["fillLiquid"] = True, liquid
+    if liquid == "coffee":
+        obj["temperature"] = "Hot"
+    return Outcome()
 
 
 def empty(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """EmptyLiquidFromObject."""
-    return _set_flags(state, args, "canFillWithLiquid", "cannot be filled with liquid!",
-                      isFilledWithLiquid=False, fillLiquid=None)
+    obj, err = _capable(state, args, "canFillWithLiquid", msg.NOT_FILLABLE_EMPTY)
+    if err:
+        return err
+    if not obj["isFilledWithLiquid"]:
+        return fail(msg.ALREADY_EMPTY)
+    obj["isFilledWithLiquid"], obj["fillLiquid"] = False, None
+    return Outcome()
 
 
 def break_object(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
-    """BreakObject: broken objects spill their liquid and switch off."""
-    oid = args["objectId"]
-    if oid in state.objects and state.objects[oid].get("isBroken"):
-        return fail(f"{oid} is already broken.")
-    values: dict[str, Any] = {"isBroken": True, "isFilledWithLiquid": False, "fillLiquid": None}
-    if oid in state.objects and state.objects[oid].get("toggleable"):
-        values["isToggled"] = False
-    return _set_flags(state, args, "breakable", "is not breakable!", **values)
+    """BreakObject: broken objects spill their liquid and switch off; a held one leaves the hand.
+    Breaking a broken object succeeds again (Break.BreakObject has no guard)."""
+    obj, err = _capable(state, args, "breakable", msg.NOT_BREAKABLE)
+    if err:
+        return err
+    if obj["objectId"] == state.held:
+        _release(state, *drop_target(state, state.held))
+    obj.update(isBroken=True, isFilledWithLiquid=False, fillLiquid=None)
+    if obj.get("toggleable"):
+        obj["isToggled"] = False
+    return Outcome()

@@ -1,7 +1,7 @@
 """Navigation actions: grid moves, rotation, looking, teleports, reachable positions.
 
 Each handler takes the scene state, the settings and the parsed arguments and returns an
-`Outcome`; failures carry THOR's error message and leave the state unchanged.
+`Outcome`; failures carry THOR's error message (see `messages`) and leave the state unchanged.
 """
 
 from __future__ import annotations
@@ -10,15 +10,20 @@ from typing import Any
 
 import numpy as np
 
+from sim.offline import messages as msg
 from sim.offline.geometry import as_dict, planar_direction, xyz
 from sim.offline.state import Outcome, SceneState, Settings, fail
 
 MAX_UP, MAX_DOWN = 30.0, 60.0  # THOR's default horizon limits (negative horizon looks up)
 BLOCKER_REACH = 0.5  # metres from the blocked spot to the object named as blocking it
+# THOR names the collider it hit; structure (wall) names are not in the vendored scene data.
+STRUCTURE = "Wall"
+MAX_GROUND_CHANGE = 0.05  # metres: BaseFPSAgentController.assertTeleportedNearGround
+GRID_TOLERANCE = 1e-5
 
 
-def _blocker(state: SceneState, xz: np.ndarray) -> str:
-    """Name of what blocks the agent at `xz`: the nearest object box within reach, else a wall."""
+def _obstacle(state: SceneState, xz: np.ndarray) -> dict[str, Any] | None:
+    """The object blocking the agent at `xz`: the nearest tall box within reach (None: a wall)."""
     top = state.agent.position[1] + 1.0
     gap = np.maximum(np.maximum(state.lo[:, [0, 2]] - xz, xz - state.hi[:, [0, 2]]), 0.0)
     dist = np.linalg.norm(gap, axis=1)
@@ -26,18 +31,24 @@ def _blocker(state: SceneState, xz: np.ndarray) -> str:
     dist = np.where(tall & (np.arange(len(dist)) != state.row.get(state.floor_id, -1)), dist,
                     np.inf)
     i = int(np.argmin(dist))
-    return state.ids[i].split("|")[0] if dist[i] <= BLOCKER_REACH else "Wall"
+    return state.objects[state.ids[i]] if dist[i] <= BLOCKER_REACH else None
 
 
 def _move(state: SceneState, cfg: Settings, args: dict[str, Any], right: float,
           ahead: float) -> Outcome:
-    magnitude = args.get("moveMagnitude", cfg.grid_size)
+    magnitude = args.get("moveMagnitude")
+    if magnitude is None:
+        magnitude = cfg.grid_size
+    elif magnitude <= 0:
+        return fail(msg.MOVE_MAGNITUDE.format())
     d = planar_direction(state.agent.yaw, right * magnitude, ahead * magnitude)
     start = state.agent.position[[0, 2]]
     end = start + d
     if not state.grid.path_clear(start, end):
-        offset = f"({d[0]:.4f}, 0.0000, {d[1]:.4f})"
-        return fail(f"{_blocker(state, end)} is blocking Agent 0 from moving by {offset}.")
+        blocker = _obstacle(state, end)
+        return fail(msg.BLOCKED.format(
+            name=STRUCTURE if blocker is None else blocker["name"], agent=0,
+            offset=msg.cs_vector((d[0], 0.0, d[1]), 4)))
     state.agent.position = np.array((end[0], state.agent.position[1], end[1]))
     state.place_held_in_hand()
     return Outcome()
@@ -63,28 +74,39 @@ def move_right(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcom
     return _move(state, cfg, args, 1.0, 0.0)
 
 
-def _rotate(state: SceneState, degrees: float) -> Outcome:
-    state.agent.yaw = float((state.agent.yaw + degrees) % 360.0)
+def _rotate(state: SceneState, cfg: Settings, args: dict[str, Any], sign: float) -> Outcome:
+    degrees = args.get("degrees")
+    if degrees == 0:
+        return fail(msg.ROTATE_ZERO.format())
+    step = cfg.rotate_step_degrees if degrees is None else degrees
+    state.agent.yaw = float((state.agent.yaw + sign * step) % 360.0)
     state.place_held_in_hand()
     return Outcome()
 
 
 def rotate_left(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """RotateLeft by `degrees` (default the rotate step, 90)."""
-    return _rotate(state, -args.get("degrees", cfg.rotate_step_degrees))
+    return _rotate(state, cfg, args, -1.0)
 
 
 def rotate_right(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """RotateRight by `degrees`."""
-    return _rotate(state, args.get("degrees", cfg.rotate_step_degrees))
+    return _rotate(state, cfg, args, 1.0)
 
 
-def _look(state: SceneState, delta: float) -> Outcome:
-    horizon = state.agent.horizon + delta
+def _look(state: SceneState, action: str, args: dict[str, Any], sign: float) -> Outcome:
+    """LookUp / LookDown: whole tenths of a degree (0 means 30), within the horizon limits."""
+    degrees = args.get("degrees", 30.0)
+    if degrees < 0:
+        return fail(msg.LOOK_NEGATIVE.format(action=action, degrees=msg.cs_float(degrees)))
+    if abs(degrees * 10 - round(degrees * 10)) > 1e-4:
+        return fail(msg.LOOK_NOT_TENTHS.format(action=action))
+    horizon = state.agent.horizon + sign * (round(degrees * 10) / 10 or 30.0)
     if horizon < -MAX_UP - 1e-6:
-        return fail(f"can't look up beyond {MAX_UP:g} degrees above the forward horizon")
+        return fail(msg.LOOK_UP_LIMIT.format(limit=msg.cs_float(MAX_UP)), msg.LOOK_ERROR_CODE)
     if horizon > MAX_DOWN + 1e-6:
-        return fail(f"can't look down beyond {MAX_DOWN:g} degrees below the forward horizon")
+        return fail(msg.LOOK_DOWN_LIMIT.format(limit=msg.cs_float(MAX_DOWN)),
+                    msg.LOOK_ERROR_CODE)
     state.agent.horizon = float(horizon)
     state.place_held_in_hand()
     return Outcome()
@@ -92,15 +114,17 @@ def _look(state: SceneState, delta: float) -> Outcome:
 
 def look_up(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """LookUp by `degrees` (default 30)."""
-    return _look(state, -args.get("degrees", 30.0))
+    return _look(state, "LookUp", args, -1.0)
 
 
 def look_down(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """LookDown by `degrees` (default 30)."""
-    return _look(state, args.get("degrees", 30.0))
+    return _look(state, "LookDown", args, 1.0)
 
 
 def _set_standing(state: SceneState, standing: bool) -> Outcome:
+    if state.agent.standing == standing:
+        return fail(msg.ALREADY_STANDING if standing else msg.ALREADY_CROUCHING)
     state.agent.standing = standing
     state.place_held_in_hand()
     return Outcome()
@@ -116,30 +140,47 @@ def stand(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     return _set_standing(state, True)
 
 
-def _fmt(v: np.ndarray) -> str:
-    return "(" + ", ".join(f"{c:.6f}" for c in v) + ")"
+def _teleport_error(state: SceneState, cfg: Settings, pos: np.ndarray, rot: dict[str, float],
+                    horizon: float, moved: bool) -> str | None:
+    """BaseFPSAgentController.teleportFull's checks, in its order (all skipped by forceAction)."""
+    if abs(rot.get("x", 0.0)) >= 1e-2 or abs(rot.get("z", 0.0)) >= 1e-2:
+        angles = (rot.get("x", 0.0), rot["y"], rot.get("z", 0.0))
+        return msg.PITCH_OR_ROLL.format(rotation=msg.cs_vector(angles, 6))
+    if not -MAX_UP <= horizon <= MAX_DOWN:
+        return msg.HORIZON_RANGE.format(low=msg.cs_float(-MAX_UP), high=msg.cs_float(MAX_DOWN),
+                                        horizon=msg.cs_float(horizon))
+    where = msg.cs_vector(pos, 6)
+    if np.any(pos < state.bounds_lo) or np.any(pos > state.bounds_hi):
+        return msg.TELEPORT_OUT_OF_BOUNDS.format(position=where)
+    cells = pos[[0, 2]] / cfg.grid_size
+    if cfg.snap_to_grid and np.any(np.abs(cells - np.round(cells)) > GRID_TOLERANCE):
+        return msg.TELEPORT_OFF_GRID.format(position=where, grid=msg.cs_float(cfg.grid_size))
+    if not state.grid.contains(pos[[0, 2]])[0]:
+        blocker = _obstacle(state, pos[[0, 2]])
+        return msg.COLLIDED_WITH.format(
+            name=STRUCTURE if blocker is None else blocker["objectId"])
+    change = abs(pos[1] - state.agent_height())
+    if moved and change > MAX_GROUND_CHANGE:
+        return msg.NOT_NEAR_GROUND.format(change=msg.cs_float(change))
+    return None
 
 
 def teleport(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """Teleport / TeleportFull: position, rotation (yaw), horizon, standing.
 
-    Out-of-bounds positions and horizons outside [-30, 60] fail; a position away from the
-    reachable grid fails unless forceAction is set.
+    Without forceAction the pose must be upright, the horizon in [-30, 60], the position in the
+    scene bounds, on the grid (snapToGrid), free (on the reachable grid) and at floor height.
     """
     agent = state.agent
     pos = xyz(args["position"]) if "position" in args else agent.position.copy()
-    yaw = float(args["rotation"].get("y", agent.yaw)) if "rotation" in args else agent.yaw
+    rot = args.get("rotation", {"x": 0.0, "y": agent.yaw, "z": 0.0})
     horizon = float(args.get("horizon", agent.horizon))
-    if np.any(pos[[0, 2]] < state.bounds_lo[[0, 2]]) or np.any(
-            pos[[0, 2]] > state.bounds_hi[[0, 2]]):
-        return fail(f"Teleport position {_fmt(pos)} out of scene bounds!")
-    if not -MAX_UP <= horizon <= MAX_DOWN:
-        return fail(f"Each horizon must be in [-{MAX_UP:g}:{MAX_DOWN:g}]. You gave {horizon:g}.")
-    if not args.get("forceAction") and not state.grid.contains(pos[[0, 2]])[0]:
-        return fail(f"Cannot teleport to {_fmt(pos)}: the agent would collide"
-                    " with the scene (position is not reachable).")
+    if not args.get("forceAction"):
+        message = _teleport_error(state, cfg, pos, rot, horizon, "position" in args)
+        if message:
+            return fail(message)
     agent.position = np.array((pos[0], state.agent_height(), pos[2]))
-    agent.yaw, agent.horizon = yaw % 360.0, horizon
+    agent.yaw, agent.horizon = float(rot["y"]) % 360.0, horizon
     agent.standing = bool(args.get("standing", agent.standing))
     state.place_held_in_hand()
     return Outcome()

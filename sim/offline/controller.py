@@ -2,20 +2,24 @@
 
 It speaks ai2thor 5.0.0's API (`step(action=..., **kwargs) -> Event`, `reset`, `stop`,
 `last_event`) and metadata schema. Bad action names and arguments raise `ValueError` (an
-`InvalidActionError`) like ai2thor; anything else that cannot be done is a failed step with
-`lastActionSuccess=False` and an error message. Start from a recorded event with
+`InvalidActionError` whose `reason` and the event's errorMessage / errorCode are THOR's);
+anything else that cannot be done is a failed step with `lastActionSuccess=False` and THOR's
+error message (`sim.offline.messages`). Start from a recorded event with
 `OfflineController.from_metadata(metadata)`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from sim.object_types import thor_labels
 from sim.offline import actions_interact as act
 from sim.offline import actions_nav as nav
+from sim.offline import messages as msg
 from sim.offline.errors import InvalidActionError, UnknownSceneError
 from sim.offline.event import Event, build_metadata
 from sim.offline.geometry import xyz
@@ -40,7 +44,8 @@ INIT_PARAMS = {
 SETTING_OF = {"gridSize": "grid_size", "visibilityDistance": "visibility_distance",
               "fieldOfView": "field_of_view", "width": "width", "height": "height",
               "rotateStepDegrees": "rotate_step_degrees", "renderDepthImage": "render_depth_image",
-              "renderInstanceSegmentation": "render_instance_segmentation"}
+              "renderInstanceSegmentation": "render_instance_segmentation",
+              "snapToGrid": "snap_to_grid"}
 SNAKE_ALIASES = {"grid_size": "gridSize", "visibility_distance": "visibilityDistance",
                  "field_of_view": "fieldOfView", "render_depth_image": "renderDepthImage",
                  "render_instance_segmentation": "renderInstanceSegmentation",
@@ -67,9 +72,10 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     "Pass": (nav.no_op, Spec()), "Done": (nav.no_op, Spec()),
     "PickupObject": (act.pickup, Spec({"objectId": "str", "manualInteract": "bool"},
                                       frozenset({"objectId"}))),
+    "DropHeldObject": (act.drop, Spec({"autoSimulation": "bool"})),
     "PutObject": (act.put, Spec({"objectId": "str", "placeStationary": "bool",
                                  "putNearXY": "bool"}, frozenset({"objectId"}))),
-    "DropHandObject": (act.drop, Spec()),
+    "DropHandObject": (act.drop, Spec({"autoSimulation": "bool"})),
     "OpenObject": (act.open_object, Spec({"objectId": "str", "openness": "number"},
                                          frozenset({"objectId"}))),
     "CloseObject": (act.close_object, _OBJ),
@@ -77,7 +83,7 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     "SliceObject": (act.slice_object, _OBJ), "CookObject": (act.cook, _OBJ),
     "CleanObject": (act.clean, _OBJ), "DirtyObject": (act.dirty, _OBJ),
     "FillObjectWithLiquid": (act.fill, Spec({"objectId": "str", "fillLiquid": "str"},
-                                            frozenset({"objectId", "fillLiquid"}))),
+                                            frozenset({"objectId"}))),
     "EmptyLiquidFromObject": (act.empty, _OBJ), "BreakObject": (act.break_object, _OBJ),
     "InitialRandomSpawn": (None, _SPAWN),
 }
@@ -87,14 +93,29 @@ NAVIGATION = frozenset({"MoveAhead", "MoveBack", "MoveLeft", "MoveRight", "Rotat
 
 
 def normalize_scene(scene: Any) -> str:
-    """"FloorPlan1" for "FloorPlan1" / "FloorPlan1_physics"; `UnknownSceneError` otherwise."""
+    """"FloorPlan1" for "FloorPlan1" / "FloorPlan1_physics"; `UnknownSceneError` (with
+    ai2thor's message, which names the scene as ai2thor normalises it) otherwise."""
     m = SCENE_RE.match(scene) if isinstance(scene, str) else None
     name = f"FloorPlan{m.group(1)}" if m else None
     if name not in scene_names():
-        raise UnknownSceneError(
-            "scene", scene, f"Scene '{scene}' not contained in build (scene names are case "
-            "sensitive). Please choose one of: FloorPlan1..30, 201..230, 301..330, 401..430")
+        shown = f"{scene}_physics" if re.fullmatch(r"FloorPlan[0-9]+", str(scene)) else scene
+        raise UnknownSceneError("scene", scene, msg.UNKNOWN_SCENE.format(
+            scene=shown, scenes=", ".join(sorted(f"{n}_physics" for n in scene_names()))))
     return name
+
+
+def _init_error(key: str, value: Any) -> str | None:
+    """Why an Initialize argument is rejected (BaseFPSAgentController.Initialize's messages
+    where THOR checks it; ai2thor's reset raises on that failure), else None."""
+    if key == "gridSize" and not 0 < value <= 5:
+        return msg.GRID_SIZE
+    if key == "fieldOfView" and not 0 < value < 180:
+        return msg.FIELD_OF_VIEW
+    if key == "rotateStepDegrees" and not value > 0:
+        return msg.ROTATE_STEP
+    if key in ("visibilityDistance", "width", "height") and not value > 0:
+        return "must be positive"
+    return None
 
 
 class OfflineController:
@@ -172,15 +193,15 @@ class OfflineController:
         entry = ACTIONS.get(name) if isinstance(name, str) else None
         try:
             if entry is None:
-                raise InvalidActionError("action", name, f"Invalid action: {name}")
+                raise InvalidActionError("action", name, msg.INVALID_ACTION.format(action=name),
+                                         code="InvalidAction")
             handler, spec = entry
             parsed = parse(name, spec, args)
             outcome = self._run(name, handler, parsed)
         except InvalidActionError as exc:
-            code = "InvalidAction" if exc.field == "action" else "InvalidArgument"
-            self.last_event = self._emit(str(name), Outcome(False, exc.reason), code)
+            self.last_event = self._emit(str(name), Outcome(False, exc.reason), exc.code)
             raise
-        self.last_event = self._emit(name, outcome, None)
+        self.last_event = self._emit(name, outcome, outcome.code)
         if raise_for_failure and not outcome.success:
             raise RuntimeError(outcome.error)
         return self.last_event
@@ -190,25 +211,39 @@ class OfflineController:
         if name == "Initialize":
             return self._initialize(args)
         if name == "InitialRandomSpawn":
-            if state.held is not None:
-                return Outcome(False, "InitialRandomSpawn cannot run while holding an object.")
-            random_spawn(state, args.get("randomSeed", 0), args.get("excludedReceptacles", ()),
-                         args.get("excludedObjectIds", ()))
-            apply_effects(state, self._basins)
-            return Outcome()
+            return self._random_spawn(args)
         outcome = handler(state, self.settings, args)
         if outcome.success and name not in NAVIGATION:
             apply_effects(state, self._basins)
         return outcome
 
+    def _random_spawn(self, args: dict[str, Any]) -> Outcome:
+        """InitialRandomSpawn (BaseFPSAgentController's checks; a held object is dropped)."""
+        state = self.state
+        if args.get("numPlacementAttempts", 5) <= 0:
+            return Outcome(False, msg.PLACEMENT_ATTEMPTS)
+        excluded = args.get("excludedReceptacles", ())
+        bad = next((t for t in excluded if t not in thor_labels()), None)
+        if bad is not None:
+            return Outcome(False, msg.BAD_EXCLUDED_TYPE.format(type=bad))
+        keep = args.get("excludedObjectIds", ())
+        missing = next((k for k in keep if k not in state.objects), None)
+        if missing is not None:
+            return Outcome(False, msg.UNKNOWN_EXCLUDED_ID.format(oid=missing))
+        if state.held is not None:
+            act.drop(state, self.settings, {})
+        random_spawn(state, args.get("randomSeed", 0), excluded, keep)
+        apply_effects(state, self._basins)
+        return Outcome()
+
     def _initialize(self, args: dict[str, Any]) -> Outcome:
-        for key, attr in SETTING_OF.items():
-            if key in args:
-                value = args[key]
-                if key in ("gridSize", "visibilityDistance", "fieldOfView", "width", "height") \
-                        and not value > 0:
-                    raise InvalidActionError(key, value, "must be positive")
-                setattr(self.settings, attr, value)
+        given = {k: args[k] for k in SETTING_OF if k in args}
+        for key, value in given.items():
+            reason = _init_error(key, value)
+            if reason:
+                raise InvalidActionError(key, value, reason)
+        for key, value in given.items():
+            setattr(self.settings, SETTING_OF[key], value)
         self._init_params.update(args)
         return Outcome(ret={"cameraNearPlane": 0.01, "cameraFarPlane": 20.0})
 

@@ -4,11 +4,14 @@ The strings were read from allenai/ai2thor's Unity sources of the ProcTHOR era t
 ai2thor 5.0.0 (the stored copies are not pinned to the 5.0.0 commit f0825767, so each entry names
 the method rather than a line number, which differs between commits). Sources:
 
-- B: unity/Assets/Scripts/BaseFPSAgentController.cs
-- P: unity/Assets/Scripts/PhysicsRemoteFPSAgentController.cs
+- B: unity/Assets/Scripts/BaseFPSAgentController.cs (allenai/ai2thor@000cdc4e)
+- P: unity/Assets/Scripts/PhysicsRemoteFPSAgentController.cs (ProcTHOR-era copy, 381,927 chars;
+  CLAW-Lab/ai2thor@ebe7982 holds a near-identical fork of it)
 - C: unity/Assets/Scripts/CanOpen_Object.cs, CanToggleOnOff.cs, ReceptacleRestrictions.cs,
   SliceObject.cs, Break.cs, Fill.cs (conditions only; they hold no messages)
-- py: ai2thor/controller.py of the installed ai2thor 5.0.0 package
+- py: ai2thor/controller.py of the installed ai2thor 5.0.0 package (reset, line 671; step's
+  ValueError for the InvalidAction / MissingArguments / AmbiguousAction / InvalidArgument
+  codes, lines 1003-1009)
 
 A C# action either sets `errorMessage` (a `str` template here) or throws; B.ProcessControlCommand
 reports a thrown exception as "{type}: {message}. trace: {stack}" (its TargetInvocationException

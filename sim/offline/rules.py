@@ -2,7 +2,7 @@
 
 Placement: the held type's whitelist (`compatible_receptacles`, skipped by forceAction), the
 must-be-open rule and object-specific receptacles (Toaster takes only BreadSliced, CoffeeMachine
-only Mug; neither is skipped by forceAction). Appliance effects, applied after every
+only Mug, one at a time; neither is skipped by forceAction). Appliance effects, applied after every
 interaction: a Fridge makes its contents Cold; a Microwave, Toaster or StoveBurner that is on
 makes its contents Hot and cooks the cookable ones (through a Pan / Pot on a burner too); a
 CoffeeMachine that is on fills an empty Mug with coffee; a running Faucet cleans and fills
@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.object_types import object_types
+from sim.offline import messages as msg
 from sim.offline.state import SceneState
 
 COOKING_APPLIANCES = frozenset({"Microwave", "Toaster", "StoveBurner"})
@@ -22,23 +23,30 @@ LIQUIDS = ("water", "coffee", "wine")
 
 
 def placement_error(state: SceneState, held: str, receptacle: str, force: bool) -> str | None:
-    """THOR's error message when `held` cannot go on / in `receptacle`, else None."""
+    """THOR's error message when `held` cannot go on / in `receptacle`, else None.
+
+    The checks and their order are PhysicsRemoteFPSAgentController.placeHeldObject's: a
+    receptacle at all, open if it must be, an object-specific receptacle's type and vacancy
+    (which then skips the whitelist), and the held type's whitelist unless forceAction.
+    """
     rec, obj = state.objects[receptacle], state.objects[held]
     rtype, otype = rec["objectType"], obj["objectType"]
     if not rec.get("receptacle"):
-        return f"{receptacle} is not a receptacle."
+        return msg.NOT_A_RECEPTACLE
     facts = object_types().get(rtype)
-    if facts is not None and facts.object_specific and otype not in facts.can_contain:
-        return f"{otype} cannot be placed in {receptacle}, it only accepts specific objects."
-    if rec.get("openable") and not rec["isOpen"] and (facts is None or facts.must_be_open):
-        return f"{receptacle} must be open before objects can be placed in it."
-    if rtype == "Microwave" and rec.get("isToggled"):
-        return f"{receptacle} is on; turn it off before placing objects in it."
+    if rec.get("openable") and not rec["isOpen"] and facts is not None and facts.must_be_open:
+        return msg.RECEPTACLE_CLOSED
+    if facts is not None and facts.object_specific:
+        full = bool(rec.get("receptacleObjectIds"))
+        if otype in facts.can_contain and not full:
+            return None
+        template = msg.RECEPTACLE_FULL if full else msg.WRONG_SPECIFIC_TYPE
+        return template.format(held=obj["name"], receptacle=rec["name"])
     if not force:
         ofacts = object_types().get(otype)
         whitelist = ofacts.compatible_receptacles if ofacts is not None else frozenset()
         if whitelist and rtype not in whitelist:
-            return f"{held} cannot be placed on or in {receptacle}."
+            return msg.NOT_ALLOWED_IN.format(held=obj["name"], receptacle=rec["name"])
     return None
 
 

@@ -1,6 +1,8 @@
 """Argument checking for actions, as THOR's action dispatcher does it: an unknown action, an
 unknown or missing argument, or a value of the wrong type raises `InvalidActionError` (a
-`ValueError`, which is what ai2thor's controller raises for these error codes)."""
+`ValueError`, which is what ai2thor's controller raises for these error codes) whose reason is
+THOR's errorMessage. The "Expected arguments" line lists this simulator's parameters with C#
+type names, not THOR's full method signatures, and the "Valid ways to call" lines are left out."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.offline import messages as msg
 from sim.offline.errors import InvalidActionError
 
 # Arguments every action accepts (THOR's generic ServerAction fields and ai2thor's bookkeeping).
@@ -16,6 +19,11 @@ COMMON = {"forceAction": "bool", "sequenceId": "int", "renderImage": "bool", "ag
           "renderObjectImage": "bool", "renderInstanceSegmentation": "bool",
           "renderDepthImage": "bool", "renderClassImage": "bool",
           "renderSemanticSegmentation": "bool"}
+
+
+# C# type names THOR's dispatcher prints for an argument kind ("float"/"int" as it maps them).
+CS_TYPES = {"bool": "Boolean", "int": "int", "number": "float", "str": "String",
+            "vec3": "Vector3", "rotation": "Vector3", "strlist": "String[]"}
 
 
 @dataclass(frozen=True)
@@ -60,21 +68,25 @@ def _convert(kind: str, v: Any) -> tuple[bool, Any]:
 
 
 def parse(action: str, spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Checked and converted arguments of `action`; raises `InvalidActionError` on bad input."""
+    """Checked and converted arguments of `action`; raises `InvalidActionError` with THOR's
+    dispatcher messages (unknown arguments, then missing ones, then unconvertible values)."""
+    unknown = [n for n in args if n not in spec.params and n not in COMMON]
+    if unknown:
+        raise InvalidActionError(unknown[0], args[unknown[0]], msg.INVALID_ARGUMENT.format(
+            action=action, plural="s" if len(unknown) > 1 else "",
+            names=", ".join(f"'{n}'" for n in unknown),
+            expected=", ".join(f"{CS_TYPES.get(k, 'Object')} {n}" for n, k in spec.params.items()),
+            given=", ".join(f"'{n}'" for n in args)))
     missing = sorted(spec.required - set(args))
     if missing:
-        raise InvalidActionError(
-            missing[0], None,
-            f"action: {action} is missing the following arguments: {', '.join(missing)}")
+        raise InvalidActionError(missing[0], None, msg.MISSING_ARGUMENTS.format(
+            action=action, names=",".join(missing)), code="MissingArguments")
     out: dict[str, Any] = {}
     for name, value in args.items():
-        kind = spec.params.get(name) or COMMON.get(name)
-        if kind is None:
-            raise InvalidActionError(
-                name, value, f"action: {action} called with invalid argument: '{name}'")
+        kind = spec.params.get(name) or COMMON[name]
         ok, converted = _convert(kind, value)
         if not ok:
-            raise InvalidActionError(
-                name, value, f"action: {action} has an invalid argument: {name} (={value!r})")
+            raise InvalidActionError(name, value, msg.CANNOT_CONVERT.format(
+                action=action, name=name, value=value, type=CS_TYPES.get(kind, "Object")))
         out[name] = converted
     return out

@@ -47,16 +47,17 @@ class Agent:
 
 @dataclass
 class Outcome:
-    """Result of one action handler: success, THOR's error message, actionReturn."""
+    """Result of one action handler: success, THOR's error message and code, actionReturn."""
 
     success: bool = True
     error: str = ""
     ret: Any = None
+    code: str | None = None
 
 
-def fail(message: str) -> Outcome:
-    """A failed action with THOR's error message."""
-    return Outcome(success=False, error=message)
+def fail(message: str, code: str | None = None) -> Outcome:
+    """A failed action with THOR's error message (and errorCode, where THOR sets one)."""
+    return Outcome(success=False, error=message, code=code)
 
 
 class ReachableGrid:
@@ -241,4 +242,5 @@ class Settings:
     rotate_step_degrees: float = 90.0
     render_depth_image: bool = False
     render_instance_segmentation: bool = False
-    slice_requires_knife: bool = True
+    snap_to_grid: bool = True
+    slice_requires_knife: bool = True  # ALFRED's rule (the issue asks for it); False = THOR
