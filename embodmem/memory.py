@@ -121,7 +121,8 @@ class EmbodiedMemory:
         if any(held):
             sent = tuple(det for det, h in zip(obs.objects, held, strict=True) if not h)
             report = self.scene_graph.integrate(
-                dataclasses.replace(obs, objects=sent, points=None, point_object_index=None)
+                dataclasses.replace(obs, objects=sent, points=None, point_object_index=None),
+                [m for m, h in zip(matches, held, strict=True) if not h],
             )
             sent_ids = iter(report.node_ids)
             report.node_ids = [
@@ -133,7 +134,7 @@ class EmbodiedMemory:
                 if h and math.dist(b[0], det.position) > self.config.move_threshold
             ]
         else:
-            report = self.scene_graph.integrate(obs)
+            report = self.scene_graph.integrate(obs, matches)
             moved = report.moved
         if obs.agent_pose is not None:
             self.topology.update(

@@ -50,8 +50,11 @@ def shifted(obj: ObjectObservation, dz: float) -> ObjectObservation:
         bbox = type(bbox)((bbox.center[0], bbox.center[1] + dz, bbox.center[2]), bbox.size,
                           bbox.rotation)
     pos = obj.position
+    attributes = dict(obj.attributes)
+    if "aabb" in attributes:  # the source's own axis-aligned box moves along
+        attributes["aabb"] = [[c[0], c[1] + dz, c[2]] for c in attributes["aabb"]]
     return ObjectObservation(label=obj.label, position=(pos[0], pos[1] + dz, pos[2]), bbox=bbox,
-                             states=obj.states, id_hint=obj.id_hint, attributes=obj.attributes)
+                             states=obj.states, id_hint=obj.id_hint, attributes=attributes)
 
 
 def time_integrate(base: list[ObjectObservation], frames: list[tuple[ObjectObservation, ...]]
