@@ -910,6 +910,22 @@ class Octree:
         return o3d.geometry.VoxelGrid.create_from_point_cloud_within_bounds(
             pcd, self.resolution, lo, hi)
 
+    @classmethod
+    def from_open3d_voxel_grid(cls, grid: Any, time_ns: int = 0, **options: Any) -> Octree:
+        """A new octree (resolution = the grid's voxel size) holding an
+        `open3d.geometry.VoxelGrid`'s voxels. open3d hands voxels out only as a list of objects,
+        so this conversion walks that list once."""
+        if not hasattr(grid, "get_voxels") or not hasattr(grid, "voxel_size"):
+            raise ValidationError("grid", type(grid).__name__, "expected an open3d VoxelGrid")
+        if not grid.voxel_size > 0:
+            raise ValidationError("grid.voxel_size", grid.voxel_size, "must be > 0")
+        index = np.array([v.grid_index for v in grid.get_voxels()], dtype=np.float64)
+        tree = cls(float(grid.voxel_size), **options)
+        if len(index):
+            centres = np.asarray(grid.origin) + (index + 0.5) * grid.voxel_size
+            tree.insert_points(centres, time_ns=time_ns)
+        return tree
+
     def compact(self) -> None:
         """Merge the write buffer into the main run now (queries then search one run); inserts
         do this on their own once the buffer outgrows an eighth of the main run."""

@@ -680,8 +680,15 @@ def test_open3d_round_trip():
     idx = np.array([v.grid_index for v in grid.get_voxels()])
     world = (idx + 0.5) * 0.1 + np.asarray(grid.origin)
     assert rows(world) == rows(ref.centres())
+    from_grid = Octree.from_open3d_voxel_grid(grid, time_ns=4)
+    assert from_grid.resolution == pytest.approx(0.1)
+    assert rows(from_grid.occupied_voxels()[0]) == rows(ref.centres())
+    with pytest.raises(ValidationError, match="grid.voxel_size"):
+        Octree.from_open3d_voxel_grid(o3d.geometry.VoxelGrid())
     with pytest.raises(ValidationError):
         Octree.from_open3d_point_cloud(object())
+    with pytest.raises(ValidationError):
+        Octree.from_open3d_voxel_grid(object())
 
 
 def test_import_does_not_load_open3d():
