@@ -42,9 +42,10 @@ class MemoryConfig:
     embedder: str = "minilm"  # minilm | hashing
     token_encoding: str = "cl100k_base"  # tokenizer of the planner's model
     query_radius: float = 1.0  # m: radius of `query(near=...)` when none is given
-    context_per_clause: int = 4  # objects (distinct labels) each task clause may bring in
+    # Chosen on the ALFRED train sample only (experiments/context_tokens.py --sweep).
+    context_per_clause: int = 2  # similar objects (distinct labels) a task clause may bring in
     context_min_similarity: float = 0.3  # cosine below which a clause brings nothing in
-    context_relative: float = 0.7  # ... or below this fraction of the clause's best match
+    context_relative: float = 0.9  # ... or below this fraction of the clause's best match
 
     def __post_init__(self) -> None:
         for f in fields(self):

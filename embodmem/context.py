@@ -1,21 +1,29 @@
 """The planner's view of memory: prompt text under a token budget.
 
+Every mode writes one line per node in the same format: a room line ("R1 kitchen (77
+objects)"), then objects nested under their support or container ("  on O1 Apple (sliced)").
 Modes:
-- `full`: every room and object (for ablations);
-- `retrieved`: the objects most relevant to the task (movable ones with the support or
-  container they are at) under their rooms;
+- `full`: the whole scene graph (for ablations): the building and what it contains, every room
+  with its `connected_to` rooms, every place with its position, `connected_to` places and the
+  objects it `contains`, every object with its states, position and `near` objects, nested by
+  `on` / `in`; each symmetric edge is written once;
+- `hierarchy`: every object with its states nested by `on` / `in` under its room (no positions,
+  places or `near` edges): the plain listing;
+- `retrieved`: the objects most relevant to the task (movable ones with their whole support
+  chain, e.g. fork in drawer on drawer) under their rooms;
 - `collapsed` (SayPlan): as `retrieved`, plus each room's remaining receptacles folded into a
   count per label; `MemoryContext.expand(node_id)` opens a room (its furniture) or an object
   (what is on/in it).
 
-Relevant objects: the task is split into clauses; each clause brings in its most similar objects
-(see `ContextBuilder.relevant`), so every thing the task names gets a slot. Recent short-term
-changes of the shown objects come first ("- Apple O23: moved from CounterTop O5 to Fridge O12
-(PutObject, 3.0 s ago)"). Blocks are kept in priority order (changes, relevant objects by rank,
-expanded nodes, the rest) up to the first block that does not fit, so a larger budget only adds
-lines and no line appears without its parent. A budget that cannot even hold the room lines
-raises `QueryError`; `budget_tokens=None` means no limit. Only the relevant objects count as
-short-term lookups (hits/misses), not the surrounding lines.
+Relevant objects: the task is split into clauses; each clause brings in every label it names
+outright (by any everyday name, `embodmem.lexicon`) and its most similar other objects (see
+`ContextBuilder.relevant`). Recent short-term changes of the shown objects come first ("- Apple
+O23: moved from CounterTop O5 to Fridge O12 (PutObject, 3.0 s ago)"). Blocks are kept in
+priority order (changes, relevant objects by rank, expanded nodes, the rest) up to the first
+block that does not fit, so a larger budget only adds lines and no line appears without its
+parent. A budget that cannot even hold the room lines raises `QueryError`; `budget_tokens=None`
+means no limit. Only the relevant objects count as short-term lookups (hits/misses), not the
+surrounding lines.
 """
 
 from __future__ import annotations
@@ -29,14 +37,14 @@ from typing import Any
 import numpy as np
 
 from embodmem.errors import QueryError, ValidationError
-from embodmem.nodes import ObjectNode, RoomNode
+from embodmem.nodes import Layer, ObjectNode, RoomNode
 from embodmem.retrieval import Retriever, state_words
 from embodmem.scene_graph import SceneGraph
 from embodmem.short_term import PRESENCE, ShortTermMemory
 from embodmem.tokens import TokenCounter
 from embodmem.types import StateChange
 
-MODES = ("full", "retrieved", "collapsed")
+MODES = ("full", "hierarchy", "retrieved", "collapsed")
 _CLAUSE = re.compile(r"[.;:!?\n]+|,\s+(?:then|and)\s+|\s+then\s+")
 _NO_ROOM = "(no room)"
 # State flag -> phrase when it became true / false.
@@ -84,6 +92,12 @@ class _Block:
     required: bool = False
 
 
+def _id_order(text: str) -> tuple[str, int]:
+    """Sort key of "O12 ..." texts by node id in numeric order (O4 before O12)."""
+    head = text.split(maxsplit=1)[0]
+    return head[:1], int(head[1:]) if head[1:].isdigit() else -1
+
+
 def clauses(task: str) -> list[str]:
     """The task split into clauses (sentences, "... then ...", "..., and ..."), each non-empty."""
     parts = [p.strip() for p in _CLAUSE.split(task)]
@@ -99,10 +113,9 @@ class ContextBuilder:
         short_term: ShortTermMemory,
         retriever: Retriever,
         counter: Callable[[], TokenCounter],
-        per_clause: int = 4,
+        per_clause: int = 2,
         min_similarity: float = 0.3,
-        relative: float = 0.7,
-        chain: int = 1,
+        relative: float = 0.9,
         max_changes: int = 8,
     ) -> None:
         self.graph = graph
@@ -112,33 +125,40 @@ class ContextBuilder:
         self.per_clause = per_clause
         self.min_similarity = min_similarity
         self.relative = relative
-        self.chain = chain
         self.max_changes = max_changes
 
     # ------------------------------------------------------------- selection
     def relevant(self, task: str) -> list[str]:
         """Object ids relevant to the task, best first.
 
-        Each clause picks its `per_clause` most similar objects, one per label, keeping those
-        within `relative` of the clause's best score and above `min_similarity` (so clauses
-        that name nothing, like "turn around", add nothing). Objects rank by their summed
-        similarity over the clauses that picked them: what the task keeps naming comes first.
+        Each clause brings in, one object per label: every label it names outright (any of the
+        label's everyday names, see `Retriever.mentions`; the object of that label most similar
+        to the clause), and its `per_clause` most similar other objects within `relative` of
+        the clause's best score and above `min_similarity` (so clauses that name nothing, like
+        "turn around", add nothing). Objects rank by their summed similarity over the clauses
+        that picked them, plus one per clause that named them: what the task names and keeps
+        naming comes first.
         """
         if not self.graph.objects():
             return []
-        rows, sims = self.retriever.similarity(clauses(task))
+        parts = clauses(task)
+        rows, sims = self.retriever.similarity(parts)
         if not len(rows):
             return []
         code = self.retriever.label_codes(rows)
         picked: dict[int, float] = {}
-        for sim in sims:
-            best = float(sim.max())
-            floor = max(self.min_similarity, best * self.relative)
+        for text, sim in zip(parts, sims, strict=True):
+            named = {self.retriever.label_code(lab) for lab in self.retriever.mentions(text)}
+            for c in named:
+                j = int(np.argmax(np.where(code == c, sim, -np.inf)))
+                if code[j] == c:  # the label may have no live object
+                    picked[j] = picked.get(j, 0.0) + 1.0 + float(sim[j])
+            floor = max(self.min_similarity, float(sim.max()) * self.relative)
             labels: set[int] = set()
             for j in np.argsort(-sim, kind="stable").tolist():
                 if sim[j] < floor or len(labels) == self.per_clause:
                     break
-                if code[j] in labels:
+                if code[j] in labels or code[j] in named:
                     continue
                 labels.add(int(code[j]))
                 picked[j] = picked.get(j, 0.0) + float(sim[j])
@@ -161,11 +181,33 @@ class ContextBuilder:
         entry = self.short_term.entry(node_id)
         return entry.states if entry is not None else self.graph.object(node_id).states
 
-    def _line(self, node_id: str, depth: int, kind: str | None) -> str:
+    def _line(self, node_id: str, depth: int, kind: str | None, note: str = "") -> str:
+        """ "[on|in ]O12 Label (states)" indented by depth; `note` is appended (full mode)."""
         node = self.graph.object(node_id)
         words = state_words(self._states(node_id), node.attributes)
-        text = f"{node_id} {node.label}" + (f" ({', '.join(words)})" if words else "")
+        text = f"{node_id} {node.label}" + (f" ({', '.join(words)})" if words else "") + note
         return " " * depth + (f"{kind} {text}" if kind else text)
+
+    def _notes(self) -> dict[str, str]:
+        """Full mode: each node's position and its near / connected_to / contains edges, each
+        symmetric edge written once (on the line of its first node, as `SceneGraph.relations`
+        lists it); a room's contents are shown by indentation instead."""
+        g = self.graph
+        edges: dict[str, dict[str, list[str]]] = {}
+        for a, kind, b in g.relations():
+            if kind == "connected_to":
+                kind, b = "connected to", f"{b} ({g.connections(a)[b]:.2f} m)"
+            elif kind != "near" and (kind != "contains" or isinstance(g.node(a), RoomNode)):
+                continue  # on / in: by nesting
+            edges.setdefault(a, {}).setdefault(kind, []).append(b)
+        out = {}
+        for node in g.nodes():
+            pos = getattr(node, "position", None)
+            parts = [f" at ({pos[0]:.2f}, {pos[1]:.2f}, {pos[2]:.2f})"] if pos is not None else []
+            for kind, others in edges.get(node.node_id, {}).items():
+                parts.append(f"; {kind} {', '.join(sorted(others, key=_id_order))}")
+            out[node.node_id] = "".join(parts)
+        return out
 
     def _change_lines(self, shown: set[str], now_ns: int) -> list[tuple[str, str]]:
         """(node id, summary) of the shown objects' logged changes, newest first, one per object."""
@@ -263,13 +305,14 @@ class ContextBuilder:
         rank = {node_id: i for i, node_id in enumerate(relevant)}
         # Shown objects and the priority that brings each in.
         prio: dict[str, float] = {}
-        if mode == "full":
+        if mode in ("full", "hierarchy"):
             prio = dict.fromkeys(objects, 2.0)
         for node_id in relevant:  # movable things come with the support/container they are at
             fixed = g.object(node_id).attributes.get("pickupable") is False
-            for n in [node_id, *([] if fixed else g.support_chain(node_id)[: self.chain])]:
+            for n in [node_id, *([] if fixed else g.support_chain(node_id))]:
                 prio[n] = min(prio.get(n, np.inf), 1.0 + 0.5 * rank[node_id] / len(rank))
-        rooms: dict[str | None, list[str]] = {}
+        whole = mode == "full"
+        rooms: dict[str | None, list[str]] = {r.node_id: [] for r in g.rooms()} if whole else {}
         for node_id in objects:
             rooms.setdefault(self._room_of(node_id), []).append(node_id)
         for node_id in sorted(opened):
@@ -288,19 +331,30 @@ class ContextBuilder:
         for i, (n, line) in enumerate(changes):
             lines = ["Recent changes (newest first):", line] if i == 0 else [line]
             blocks.append(_Block(i / 100, (0, i), lines, [n]))
-        ordered = sorted(rooms.items(), key=lambda kv: str(kv[0]))
+        notes = self._notes() if whole else {}
+        if whole:
+            for b_index, b in enumerate(g.nodes(Layer.BUILDING)):
+                line = f"{b.node_id} {b.label}{notes[b.node_id]}"
+                blocks.append(_Block(0.0, (1, -1, b_index), [line], [b.node_id]))
+        places: dict[str | None, list[str]] = {}
+        for p in g.places() if whole else ():
+            places.setdefault(self._room_of(p.node_id), []).append(p.node_id)
+        ordered = sorted(rooms.items(), key=lambda kv: _id_order(kv[0] or "~"))
         for r_index, (room, members) in enumerate(ordered):
             label = self.graph.node(room).label if room else _NO_ROOM
             hidden = [n for n in members if n not in prio]
             more = f", {len(hidden)} not shown" if hidden else ""
             head = f"{room} {label}" if room else label
-            line = f"{head} ({len(members)} objects{more})"
+            line = f"{head} ({len(members)} objects{more}){notes.get(room or '', '')}"
             blocks.append(_Block(0.0, (1, r_index, 0), [line], [room] if room else [], True))
             if mode == "collapsed" and hidden:
                 folded = self._folded(hidden, room)
                 blocks.append(_Block(1.75, (1, r_index, 0, 1), [folded], []))
+            for p_index, p in enumerate(places.get(room, [])):
+                line = f" {p} place{notes[p]}"
+                blocks.append(_Block(2.0, (1, r_index, 0, 2, p_index), [line], [p]))
             shown = [n for n in members if n in prio]
-            blocks += self._tree_blocks(shown, prio, (1, r_index))
+            blocks += self._tree_blocks(shown, prio, (1, r_index), notes)
         if not objects:
             blocks.append(
                 _Block(0.0, (1, 0, 0), ["Memory is empty: no objects seen yet."], [], True)
@@ -323,7 +377,11 @@ class ContextBuilder:
         return f" collapsed: {', '.join(parts)}{where}"
 
     def _tree_blocks(
-        self, shown: list[str], prio: dict[str, float], where: tuple[int, ...]
+        self,
+        shown: list[str],
+        prio: dict[str, float],
+        where: tuple[int, ...],
+        notes: dict[str, str],
     ) -> list[_Block]:
         """One block per shown object, nested under its nearest shown support/container."""
         g = self.graph
@@ -341,9 +399,8 @@ class ContextBuilder:
             link = g.parent(node_id)
             kind = link[0] if link is not None and depth > 1 else None
             i += 1
-            out.append(
-                _Block(prio[node_id], (*where, i), [self._line(node_id, depth, kind)], [node_id])
-            )
+            line = self._line(node_id, depth, kind, notes.get(node_id, ""))
+            out.append(_Block(prio[node_id], (*where, i), [line], [node_id]))
             stack += [(c, depth + 1) for c in reversed(kids.get(node_id, []))]
         return out
 

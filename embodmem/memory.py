@@ -31,6 +31,7 @@ from embodmem.short_term import Flush, ShortTermMemory
 from embodmem.tokens import TokenCounter
 from embodmem.topology import Topology
 from embodmem.types import Observation
+from embodmem.visibility import octree_sight
 
 FORMAT = "embodmem.memory"
 VERSION = 1
@@ -83,6 +84,7 @@ class EmbodiedMemory:
             view_range=cfg.view_range,
             consolidate=cfg.write_policy == "consolidate",
             on_flush=self._write_back,
+            line_of_sight=octree_sight(self.octree),
         )
         self.retriever = Retriever(
             self.scene_graph, self.short_term, self.octree, self.embedder, cfg.query_radius
@@ -210,7 +212,7 @@ class EmbodiedMemory:
         expanded: Iterable[str] = (),
     ) -> MemoryContext:
         """Prompt text about memory for a planner working on `task`, within `budget_tokens`
-        (modes: collapsed, retrieved, full; see `embodmem.context`)."""
+        (modes: collapsed, retrieved, full, hierarchy; see `embodmem.context`)."""
         return self._contexts.build(task, budget_tokens, mode, expanded)
 
     def stats(self) -> dict[str, Any]:

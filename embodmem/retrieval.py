@@ -4,13 +4,17 @@
 "something to drink from near the sink"  -> query(text="something to drink from", near="O12")
 "what changed since t"                   -> query(since=t) (or `short_term.changes(t)`)
 
-Each object node has a description ("butter knife on counter top, clean"); its embedding is
-cached by text, so it is recomputed only when the description changes (states, support) and
-shared by nodes that read the same. An object's similarity to a text is the better of its
-description's and its bare label's (a misleading support must not hide the object itself).
-Search is exact cosine in numpy over all remembered objects (fine to tens of thousands of
-nodes). Positions and times come from the short-term evidence timeline, the freshest the memory
-has.
+Each object node has a description: its label's words and other everyday names, category words
+(`embodmem.lexicon`), affordances from its attributes, its support and salient states ("fridge
+(refrigerator, freezer, icebox): appliance; can hold things, can be opened, cools things; on
+floor; closed"). Its embedding is cached by text, so it is recomputed only when the description
+changes (states, support) and shared by nodes that read the same. An object's similarity to a
+text is the best of its description's and each of its names' alone (a misleading support or a
+long description must not hide the object itself; other names count 0.95 of the label's own
+words, so ties go to the label people named). `mentions(text)` tells which labels a text names
+outright (any of their names, plurals included: "knives" names `Knife`). Search is exact cosine
+in numpy over all remembered objects (fine to tens of thousands of nodes). Positions and times
+come from the short-term evidence timeline, the freshest the memory has.
 
 Input rules: `k` must be a positive integer; `since` <= `until`; `radius` needs `near` (and
 defaults to the configured radius when `near` is given alone); an empty `text` or a query with
@@ -28,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from embodmem import lexicon
 from embodmem import validate as v
 from embodmem.embedders import Embedder, label_words
 from embodmem.errors import QueryError, UnknownNodeError
@@ -38,6 +43,9 @@ from embodmem.short_term import NEVER, ShortTermMemory
 from embodmem.types import Vec3
 
 _QUERY_CACHE = 256  # query texts whose embeddings are kept
+# Similarity to a label's other names counts this much of its own words' (a tie-breaker: "knife"
+# finds the Knife before the ButterKnife, also called "knife").
+_OTHER_NAME_WEIGHT = 0.95
 # State flag -> words when true / when false (None: say nothing).
 _FLAG_WORDS: dict[str, tuple[str | None, str | None]] = {
     "isOpen": ("open", "closed"),
@@ -50,7 +58,21 @@ _FLAG_WORDS: dict[str, tuple[str | None, str | None]] = {
     "isUsedUp": ("used up", None),
     "isPickedUp": ("held", None),
 }
-_ATTRIBUTE_WORDS = {"isHeatSource": "heat source", "isColdSource": "cold source"}
+# Attribute -> what it lets one do with the object (affordance words of descriptions).
+_AFFORDANCES = {
+    "pickupable": "can be picked up",
+    "receptacle": "can hold things",
+    "openable": "can be opened",
+    "toggleable": "can be turned on and off",
+    "sliceable": "can be sliced",
+    "cookable": "can be cooked",
+    "dirtyable": "can be washed",
+    "canFillWithLiquid": "can hold liquid",
+    "canBeUsedUp": "can be used up",
+    "breakable": "breakable",
+    "isHeatSource": "heats things",
+    "isColdSource": "cools things",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +113,17 @@ def state_words(
 
 
 def describe(graph: SceneGraph, node: ObjectNode, states: Mapping[str, Any]) -> str:
-    """Description of an object for embedding: label words, support, salient states, affordances."""
-    parts = [label_words(node.label)]
+    """Description of an object for embedding: names, categories, affordances, support, states."""
+    own, *other = lexicon.names(node.label)
+    parts = [own + (f" ({', '.join(other)})" if other else "")]
+    cats = lexicon.categories(node.label)
+    if cats:
+        parts[0] += f": {', '.join(cats)}"
+    can = [w for k, w in _AFFORDANCES.items() if node.attributes.get(k) is True]
     link = graph.parent(node.node_id)
-    if link is not None:
-        parts.append(f"{link[0]} {label_words(graph.node(link[1]).label)}")
-    words = state_words(states, node.attributes)
-    words += [w for k, w in _ATTRIBUTE_WORDS.items() if node.attributes.get(k)]
-    text = " ".join(parts)
-    return f"{text}, {', '.join(words)}" if words else text
+    where = [f"{link[0]} {label_words(graph.node(link[1]).label)}"] if link is not None else []
+    parts += [", ".join(p) for p in (can, where, state_words(states, node.attributes)) if p]
+    return "; ".join(parts)
 
 
 class Retriever:
@@ -122,7 +146,10 @@ class Retriever:
         self._emb = np.zeros((0, embedder.dim), np.float32)  # per timeline row
         self._code = np.zeros(0, np.int64)  # label code per timeline row
         self._codes: dict[str, int] = {}
-        self._label_emb = np.zeros((0, embedder.dim), np.float32)  # per label code
+        self._name_emb = np.zeros((0, embedder.dim), np.float32)  # names of each label, by code
+        self._name_start = np.zeros(0, np.int64)  # first row of each label code's names
+        self._name_weight = np.zeros(0, np.float32)  # 1 for a label's own words, less for others
+        self._phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # first stem -> names
         self._vectors: dict[str, np.ndarray] = {}  # description -> embedding
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._dirty: set[str] = set()
@@ -162,26 +189,54 @@ class Retriever:
                 rows.append(row)
                 texts.append(text)
         self._dirty.clear()
-        labels = [label_words(lab) for lab in list(self._codes)[len(self._label_emb) :]]
-        new = sorted({t for t in texts + labels if t not in self._vectors})
+        new_labels = list(self._codes)[len(self._name_start) :]
+        label_names = [lexicon.names(lab) for lab in new_labels]
+        flat = [name for group in label_names for name in group]
+        new = sorted({t for t in texts + flat if t not in self._vectors})
         if new:
             self._vectors.update(zip(new, self.embedder.embed(new), strict=True))
         for row, text in zip(rows, texts, strict=True):
             self._text[row] = text
             self._emb[row] = self._vectors[text]
-        if labels:
-            vecs = np.stack([self._vectors[t] for t in labels])
-            self._label_emb = np.concatenate([self._label_emb, vecs])
+        if flat:
+            sizes = [len(group) for group in label_names]
+            starts = len(self._name_emb) + np.cumsum([0, *sizes[:-1]])
+            self._name_start = np.concatenate([self._name_start, starts])
+            weights = [1.0 if i == 0 else _OTHER_NAME_WEIGHT for n in sizes for i in range(n)]
+            self._name_weight = np.concatenate([self._name_weight, np.array(weights, np.float32)])
+            vecs = np.stack([self._vectors[t] for t in flat])
+            self._name_emb = np.concatenate([self._name_emb, vecs])
+            for lab, group in zip(new_labels, label_names, strict=True):
+                for stems in filter(None, map(lexicon.stems, group)):
+                    self._phrases.setdefault(stems[0], []).append((stems, lab))
 
     def label_codes(self, rows: np.ndarray) -> np.ndarray:
         """Label code of each row (equal codes: equal labels)."""
         return self._code[rows]
 
+    def label_code(self, label: str) -> int:
+        """The code of a remembered label (as in `label_codes`); raises KeyError if unknown."""
+        return self._codes[label]
+
+    def mentions(self, text: str) -> set[str]:
+        """Remembered labels that `text` names outright by one of their names (plurals
+        included: "Put the knives on the counters" names Knife, ButterKnife and CounterTop)."""
+        self._sync_rows()
+        self._refresh_texts()
+        words = lexicon.stems(text)
+        return {
+            label
+            for i, word in enumerate(words)
+            for stems, label in self._phrases.get(word, ())
+            if words[i : i + len(stems)] == stems
+        }
+
     def _scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
-        """Cosine of each query to each row's object: the better of its description and its
-        bare label (a stale or misleading support in the description must not hide it)."""
-        by_label = (queries @ self._label_emb.T)[:, self._code[rows]]
-        return np.maximum(queries @ self._emb[rows].T, by_label)
+        """Cosine of each query to each row's object: the best of its description and each of
+        its label's names (a stale support or a long description must not hide it)."""
+        sims = (queries @ self._name_emb.T) * self._name_weight
+        by_name = np.maximum.reduceat(sims, self._name_start, axis=1)
+        return np.maximum(queries @ self._emb[rows].T, by_name[:, self._code[rows]])
 
     def text_of(self, node_id: str) -> str:
         """The current description of an object (as embedded)."""

@@ -4,6 +4,26 @@ diffing consecutive observations, and a presence/absence evidence timeline per o
 - `Timeline` (Khronos-style evidence): for every object ever seen, its remembered position and
   the times it was first seen, last seen, last changed and last seen absent (expected in view
   but not detected). Unbounded but tiny (one numpy row per object); rows are never reused.
+- Expected in view: an object not detected is evidence of absence only when the camera would
+  have seen it, that is when
+  (1) its remembered position and at least `view_coverage` of the corners of its remembered box
+      (the scene graph's box, moved with the remembered position; 1.0 = the whole box) lie in
+      the view frustum (`view_fov_deg`) within `view_range`;
+  (2) it is not inside a closed container;
+  (3) the camera sees at least `MIN_CLEAR` of the box's 9 sample points (centre and octant
+      centres; the position alone for an object without a box): with depth points in the
+      observation, the depth along the ray to a sample reaches beyond it (that part of the box
+      is visibly empty, `visibility.seen_through`); otherwise, with a `line_of_sight` test (the
+      facade passes one over the octree), the line is clear up to where it enters the box.
+      Without either, (3) holds.
+  AI2-THOR reports an object visible when one of its visibility points (points on the object,
+  so inside its box) is in the viewport with an unobstructed ray from the camera, and the object
+  is within visibilityDistance (1.5 m) of the agent. A whole box in the frustum within
+  `view_range` (1.25 m by default) holds every visibility point in view and in range, so THOR
+  would report the object unless something occludes it, which (3) checks. An object only partly
+  in view (a counter top whose near end is in view) may have no visibility point in view, so it
+  is not expected. New objects count as having appeared by (1)-(3) applied to the previous view
+  (through the octree: the previous frame's points are gone).
 - The buffer (KARMA-style working memory) holds at most `capacity` full records (position,
   states, label). Sightings insert or refresh entries; when the buffer overflows the replacement
   policy (`embodmem.policies`) picks what to evict.
@@ -21,6 +41,7 @@ pick-up and put-down moves.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -48,8 +69,8 @@ from embodmem.types import (
     Pose,
     StateChange,
     Vec3,
-    quat_to_matrix,
 )
+from embodmem.visibility import LineOfSight, box_samples, in_view, ray_box_entry, seen_through
 
 FORMAT = "embodmem.short_term"
 VERSION = 1
@@ -59,6 +80,7 @@ HELD = "isPickedUp"
 OPEN = "isOpen"
 PRESENCE = "presence"  # field of appeared (False -> True) / disappeared (True -> False) changes
 _MISSING = object()
+MIN_CLEAR = 0.5  # fraction of an expected box's sample points the camera must see
 _TIMES = ("first_seen", "last_seen", "last_changed", "last_absent", "last_access")
 
 
@@ -101,19 +123,6 @@ class Flush:
     time_ns: int
     node_ids: list[str] = field(default_factory=list)
     detections: list[ObjectObservation] = field(default_factory=list)
-
-
-def in_view(pose: Pose, points: np.ndarray, fov_deg: float, max_range: float) -> np.ndarray:
-    """Mask of the points inside a camera's square view frustum (body x forward, z up)."""
-    local = (points - np.asarray(pose.position)) @ quat_to_matrix(pose.orientation)
-    ahead = local[:, 0]
-    half = math.tan(math.radians(fov_deg) / 2)
-    return (
-        (ahead > 0)
-        & (np.abs(local[:, 1]) <= ahead * half)
-        & (np.abs(local[:, 2]) <= ahead * half)
-        & ((local**2).sum(axis=1) <= max_range**2)
-    )
 
 
 class Timeline:
@@ -207,6 +216,8 @@ class ShortTermMemory:
         view_range: float = 1.25,
         consolidate: bool = False,
         on_flush: Callable[[list[Flush]], None] | None = None,
+        view_coverage: float = 1.0,
+        line_of_sight: LineOfSight | None = None,
     ) -> None:
         for name, value in (
             ("capacity", capacity),
@@ -220,6 +231,12 @@ class ShortTermMemory:
                 raise ValidationError(name, value, "expected a number > 0")
         if not 0 < v.finite_float("view_fov_deg", view_fov_deg) < 180:
             raise ValidationError("view_fov_deg", view_fov_deg, "expected degrees in (0, 180)")
+        if not 0 <= v.finite_float("view_coverage", view_coverage) <= 1:
+            raise ValidationError("view_coverage", view_coverage, "expected a fraction in [0, 1]")
+        if line_of_sight is not None and not callable(line_of_sight):
+            raise ValidationError(
+                "line_of_sight", type(line_of_sight).__name__, "expected a callable"
+            )
         self.graph = graph
         self.capacity = capacity
         self.policy = make_policy(policy) if isinstance(policy, str) else policy
@@ -227,6 +244,8 @@ class ShortTermMemory:
         self.stable_after = stable_after
         self.view_fov_deg = float(view_fov_deg)
         self.view_range = float(view_range)
+        self.view_coverage = float(view_coverage)
+        self.line_of_sight = line_of_sight
         if consolidate and on_flush is None:
             raise ValidationError("on_flush", None, "consolidation needs a long-term writer")
         self.consolidate = bool(consolidate)
@@ -404,34 +423,70 @@ class ShortTermMemory:
         )
 
     def _appeared(self, prev_pose: Pose | None, node_id: str, det: ObjectObservation) -> bool:
-        """A new object appeared if the previous view covered where it now is, unless it is held
-        (it came with the agent) or inside an openable container (it may have been shut in)."""
+        """A new object appeared if the previous view would have shown it where it now is, unless
+        it is held (it came with the agent) or inside an openable container (it may have been
+        shut in)."""
         if prev_pose is None or det.states.get(HELD):
             return False
         pos = np.array([det.position])
         if not in_view(prev_pose, pos, self.view_fov_deg, self.view_range)[0]:
             return False
-        return not self._enclosed(node_id, lambda parent: OPEN in self._states_of(parent))
+        if self._enclosed(node_id, lambda parent: OPEN in self._states_of(parent)):
+            return False
+        return self._expected(prev_pose, det.position, det.bbox, None)  # type: ignore[arg-type]
+
+    def _expected(
+        self, pose: Pose, position: Vec3, box: BBox3D | None, points: np.ndarray | None
+    ) -> bool:
+        """Rules (1, box part) and (3) of the module docstring for an object whose remembered
+        position is in view: enough of its box in view, and the camera sees where it was."""
+        if box is None:
+            samples = np.array([position], dtype=np.float64)
+        elif in_view(pose, box.corners(), self.view_fov_deg, self.view_range).mean() < (
+            self.view_coverage
+        ):
+            return False
+        else:
+            samples = box_samples(box)
+        if points is not None:
+            return bool(seen_through(pose.position, points, samples).mean() >= MIN_CLEAR)
+        if self.line_of_sight is None:
+            return True
+        targets = samples
+        if box is not None:  # the line must be clear up to where it enters the box
+            origin = np.asarray(pose.position)
+            dist = np.linalg.norm(samples - origin, axis=1)
+            entry = np.minimum(ray_box_entry(pose.position, samples, box), dist)
+            scale = np.divide(entry, dist, out=np.zeros_like(dist), where=dist > 0)
+            targets = origin + (samples - origin) * scale[:, None]
+        clear = [self.line_of_sight(pose.position, tuple(t)) for t in targets.tolist()]
+        return sum(clear) >= MIN_CLEAR * len(clear)
 
     def _mark_absent(self, obs: Observation, seen_rows: np.ndarray) -> None:
-        """Record objects expected in view (remembered inside the view frustum, not enclosed in a
-        closed container) but not detected; log a disappearance when last evidence was presence."""
-        if obs.agent_pose is None:
+        """Record objects expected in view (see the module docstring) but not detected; log a
+        disappearance when the last evidence was presence."""
+        pose = obs.agent_pose
+        if pose is None:
             return
         tl = self.timeline
         n = len(tl)
-        mask = tl.alive[:n] & in_view(
-            obs.agent_pose, tl.pos[:n], self.view_fov_deg, self.view_range
-        )
+        mask = tl.alive[:n] & in_view(pose, tl.pos[:n], self.view_fov_deg, self.view_range)
         mask[seen_rows] = False
+        points = obs.points if obs.points is not None and len(obs.points) else None
         for row in np.flatnonzero(mask).tolist():
             node_id = tl.ids[row]
             if node_id not in self.graph or self._enclosed(node_id):
                 continue
+            node = self.graph.object(node_id)
+            box = node.bbox
+            if box is not None and node.position != tuple(tl.pos[row]):  # update held back
+                shift = tl.pos[row] - np.asarray(node.position)
+                box = dataclasses.replace(box, center=tuple(np.asarray(box.center) + shift))
+            if not self._expected(pose, tuple(tl.pos[row]), box, points):
+                continue
             was_present = tl.times["last_seen"][row] > tl.times["last_absent"][row]
             tl.times["last_absent"][row] = obs.time_ns
             if was_present:
-                node = self.graph.object(node_id)
                 tl.times["last_changed"][row] = obs.time_ns
                 self._changes.append(
                     StateChange(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embodmem import EmbodiedMemory, MemoryConfig
-from embodmem.context import clauses
+from embodmem import EmbodiedMemory, MemoryConfig, ObjectObservation, Observation, Pose
+from embodmem.context import MODES, clauses
 from embodmem.errors import QueryError, UnknownNodeError, ValidationError
+from embodmem.scene_graph import RELATION_KINDS
 from embodmem.tokens import TokenCounter
 from sim.offline import OfflineController
 from sim.scenes import scene_objects
@@ -42,17 +46,74 @@ def test_tokenizer_is_real_and_offline() -> None:
         cl100k.count(None)  # type: ignore[arg-type]
 
 
-def test_full_context_lists_every_object(fp1: EmbodiedMemory) -> None:
+def test_full_and_hierarchy_list_every_object(fp1: EmbodiedMemory) -> None:
     full = fp1.context(TASK, budget_tokens=None, mode="full")
+    listing = fp1.context(TASK, budget_tokens=None, mode="hierarchy")
     objects = {n.node_id for n in fp1.scene_graph.objects()}
-    assert objects <= set(full.node_ids)
+    assert objects <= set(full.node_ids) and objects <= set(listing.node_ids)
     assert full.token_count == TokenCounter().count(full.text)
     room = fp1.scene_graph.rooms()[0]
-    assert full.text.splitlines()[0].startswith(f"{room.node_id} kitchen")
+    assert full.text.splitlines()[0] == f"B1 building; contains {room.node_id}"
+    assert listing.text.splitlines()[0].startswith(f"{room.node_id} kitchen (")
+    assert " at (" not in listing.text and "; near " not in listing.text
+    assert listing.token_count < full.token_count / 2  # positions and near edges cost
+
+
+def whole_memory() -> EmbodiedMemory:
+    """FloorPlan1 seen from two places in the kitchen, then a hallway: every relation kind."""
+    mem = EmbodiedMemory(MemoryConfig(embedder="hashing"))
+    obs = observation_from_metadata(scene_objects("FloorPlan1"), time_ns=1, region="kitchen")
+    mem.integrate(dataclasses.replace(obs, agent_pose=Pose((0.0, 0.0, 0.9))))
+    mem.integrate(Observation(2, agent_pose=Pose((0.0, 1.5, 0.9)), region="kitchen"))
+    hall = ObjectObservation("Painting", position=(0.0, 4.0, 1.5), id_hint="painting")
+    mem.integrate(Observation(3, (hall,), agent_pose=Pose((0.0, 3.5, 0.9)), region="hallway"))
+    return mem
+
+
+def test_full_mode_writes_every_node_and_every_relation() -> None:
+    mem = whole_memory()
+    g = mem.scene_graph
+    assert all(g.relations(kind) for kind in RELATION_KINDS)  # nothing vacuous below
+    lines = mem.context(TASK, budget_tokens=None, mode="full").text.splitlines()
+    at = {}
+    for i, line in enumerate(lines):
+        words = line.split()
+        at[words[1] if words[0] in ("on", "in") else words[0]] = i
+    assert {n.node_id for n in g.nodes()} <= set(at)
+
+    def indent(i: int) -> int:
+        return len(lines[i]) - len(lines[i].lstrip())
+
+    def above(i: int) -> int:  # the nearest line above with less indentation
+        return next(j for j in range(i - 1, -1, -1) if indent(j) < indent(i))
+
+    def listed(node_id: str, kind: str) -> list[str]:
+        found = re.search(f"; {kind} ([^;]*)", lines[at[node_id]])
+        return found.group(1).split(", ") if found else []
+
+    for a, kind, b in g.relations():
+        if kind in ("on", "in"):
+            assert lines[at[a]].lstrip().startswith(f"{kind} {a} ")
+            assert above(at[a]) == at[b]
+        elif kind == "near":
+            assert b in listed(a, "near")
+        elif kind == "connected_to":
+            length = g.connections(a)[b]
+            assert f"{b} ({length:.2f} m)" in listed(a, "connected to")
+        elif g.node(a).layer.value == "room":  # contains: nodes listed under their room
+            head = max(j for j in range(at[b]) if indent(j) == 0)
+            assert head == at[a]
+        else:
+            assert b in listed(a, "contains")
+    for node in [*g.objects(), *g.places()]:
+        x, y, z = node.position
+        assert f" at ({x:.2f}, {y:.2f}, {z:.2f})" in lines[at[node.node_id]]
+    fridge = g.object_by_source(FRIDGE).node_id
+    assert lines[at[fridge]].split(" at (")[0].endswith(f"{fridge} Fridge (closed)")
 
 
 def test_collapsed_and_retrieved_are_much_smaller(fp1: EmbodiedMemory) -> None:
-    full = fp1.context(TASK, budget_tokens=None, mode="full")
+    full = fp1.context(TASK, budget_tokens=None, mode="hierarchy")
     for mode in ("collapsed", "retrieved"):
         ctx = fp1.context(TASK, mode=mode)
         assert ctx.token_count < full.token_count / 3
@@ -78,7 +139,7 @@ def test_nested_lines_follow_support_relations(fp1: EmbodiedMemory) -> None:
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.integers(40, 700), st.sampled_from(["full", "retrieved", "collapsed"]))
+@given(st.integers(40, 700), st.sampled_from(MODES))
 def test_budget_is_respected(fp1: EmbodiedMemory, budget: int, mode: str) -> None:
     unbounded = fp1.context(TASK, budget_tokens=None, mode=mode)
     room_line = next(line for line in unbounded.text.splitlines() if line.startswith("R1 "))
@@ -168,3 +229,16 @@ def test_clauses() -> None:
         "Put it in the fridge",
     ]
     assert clauses("...") == ["..."]
+
+
+def test_named_receptacles_and_whole_support_chains_are_shown(fp1: EmbodiedMemory) -> None:
+    g = fp1.scene_graph
+    task = "Take the egg out of the refrigerator, then put it on the kitchen counter"
+    ctx = fp1.context(task, budget_tokens=None, mode="retrieved")
+    labels = {g.node(n).label for n in ctx.node_ids}
+    assert {"Egg", "Fridge", "CounterTop"} <= labels  # "refrigerator", "counter": lexicon names
+    fork = next(n.node_id for n in g.objects() if n.label == "Fork")
+    chain = g.support_chain(fork)
+    assert len(chain) >= 2  # in a drawer that stands on a drawer
+    shown = set(fp1.context("Grab the forks", mode="retrieved").node_ids)
+    assert {fork, *chain} <= shown

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embodmem import EmbodiedMemory, MemoryConfig, ObjectObservation, Observation
+from embodmem import EmbodiedMemory, MemoryConfig, ObjectObservation, Observation, lexicon
 from embodmem.embedders import HashingEmbedder, MiniLMEmbedder, label_words, make_embedder
 from embodmem.errors import QueryError, UnknownNodeError, ValidationError
 from embodmem.retrieval import describe, state_words
+from sim.object_types import thor_labels
 from sim.scenes import scene_objects
 from sim.thor import observation_from_metadata
 from tests.helpers import moved_copy
@@ -161,8 +162,8 @@ def test_embeddings_are_cached_by_description() -> None:
     mem.query(text="apple")
     first = list(emb.seen)
     texts = {mem.retriever.text_of(n.node_id) for n in mem.scene_graph.objects()}
-    texts |= {label_words(n.label) for n in mem.scene_graph.objects()}
-    assert sorted(first) == sorted([*texts, "apple"])  # each description and label once
+    texts |= {name for n in mem.scene_graph.objects() for name in lexicon.names(n.label)}
+    assert sorted(first) == sorted([*texts, "apple"])  # each description and name once
     emb.seen.clear()
     mem.query(text="apple")
     assert emb.seen == []  # nothing changed, query text cached
@@ -176,9 +177,21 @@ def test_embeddings_are_cached_by_description() -> None:
 
 
 def test_descriptions_read_like_english(fp1: EmbodiedMemory) -> None:
+    g = fp1.scene_graph
     fridge = fp1.query(labels=["Fridge"], k=1)[0]
-    text = describe(fp1.scene_graph, fp1.scene_graph.object(fridge.node_id), fridge.states)
-    assert text.startswith("fridge") and "closed" in text and "cold source" in text
+    text = describe(g, g.object(fridge.node_id), fridge.states)
+    assert text.startswith("fridge (refrigerator,") and text.endswith("; closed")
+    assert "can be opened" in text and "cools things" in text and "appliance" in text
+    cup = g.object(fp1.query(labels=["Cup"], k=1)[0].node_id)
+    kind, parent = g.parent(cup.node_id)
+    text = describe(g, cup, cup.states)
+    assert text.startswith("cup (mug, glass") and "drinkware" in text
+    assert "can be picked up" in text and "can hold liquid" in text and "can be opened" not in text
+    assert f"; {kind} {label_words(g.node(parent).label)}" in text
+    mem = EmbodiedMemory(MemoryConfig(embedder="hashing"))
+    mem.integrate(Observation(0, (ObjectObservation("RobotGripper", position=(0, 0, 0)),)))
+    gripper = mem.scene_graph.objects()[0]
+    assert describe(mem.scene_graph, gripper, {}) == "robot gripper"  # no entry: own words
     assert label_words("SinkBasin") == "sink basin" and label_words("TVStand") == "tv stand"
     assert state_words({"isOpen": False}, {"openable": False}) == []
     assert state_words({"isFilledWithLiquid": True, "fillLiquid": "water"}) == ["filled with water"]
@@ -247,3 +260,51 @@ def test_minilm_answers_everyday_questions(minilm: MiniLMEmbedder) -> None:
     sink = mem.query(labels=["SinkBasin"], k=1)[0]
     drink = mem.query(text="something to drink from", near=sink.node_id, radius=1.5, k=3)
     assert {"Mug", "Cup"} & {h.label for h in drink}
+
+
+# ------------------------------------------------------------------ lexicon
+def test_lexicon_covers_every_thor_type() -> None:
+    assert set(lexicon.lexicon()) == thor_labels()  # every type, and no misspelt ones
+    for label in thor_labels():
+        entry = lexicon.entry(label)
+        assert entry is not None and entry.names and entry.categories, label
+        names = lexicon.names(label)
+        assert names[0] == label_words(label) and set(entry.names) <= set(names)
+        assert len(set(names)) == len(names) and all(n == n.lower().strip() for n in names)
+
+
+def test_lexicon_lookup_and_unknown_labels() -> None:
+    assert lexicon.entry("coffee_machine") is lexicon.entry("CoffeeMachine") is not None
+    assert "mug" in lexicon.names("Cup") and "refrigerator" in lexicon.names("fridge")
+    assert lexicon.names("RobotGripper") == ("robot gripper",)
+    assert lexicon.categories("RobotGripper") == () and lexicon.entry("RobotGripper") is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("knives", "knife"),
+        ("shelves", "shelf"),
+        ("dishes", "dish"),
+        ("tomatoes", "tomato"),
+        ("glasses", "glass"),
+        ("CDs", "cd"),
+        ("keys", "key"),
+        ("boxes", "box"),
+    ],
+)
+def test_plurals_meet_their_singular(a: str, b: str) -> None:
+    assert lexicon.stems(a) == lexicon.stems(b)
+
+
+def test_mentions_find_labels_by_any_name(fp1: EmbodiedMemory) -> None:
+    named = fp1.retriever.mentions("Put the knives by the Refrigerator, on the counters")
+    assert named == {"Knife", "ButterKnife", "Fridge", "CounterTop"}
+    assert fp1.retriever.mentions("turn around and walk forward") == set()
+    assert "Cup" in fp1.retriever.mentions("a mug of tea")
+
+
+def test_other_names_find_the_object(fp1: EmbodiedMemory) -> None:
+    hits = fp1.query(text="refrigerator", k=1)
+    assert hits[0].label == "Fridge"
+    assert {"Cup", "Mug"} <= {h.label for h in fp1.query(text="mug", k=2)}
