@@ -21,9 +21,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 class MemoryConfig:
     """Tunable settings of `EmbodiedMemory`; defaults suit AI2-THOR and indoor robots."""
 
-    association_distance: float = (
-        0.5  # m: a detection without id joins a same-label node this close
-    )
+    # m: a detection without id joins a same-label node this close
+    association_distance: float = 0.5
     move_threshold: float = 0.01  # m: displacement that counts as "moved"
     octree_resolution: float = 0.05  # m: voxel edge
     place_distance: float = 1.0  # m: a new place is created this far from every place
@@ -36,6 +35,7 @@ class MemoryConfig:
     change_log_length: int = 512  # state changes kept
     view_fov_deg: float = 90.0  # camera field of view that decides "expected in view"
     view_range: float = 1.25  # m: objects this close in view are expected (THOR sees 1.5)
+    view_coverage: float = 1.0  # share of a box's corners in view for it to be expected
     forget_tau_s: float | None = None  # s: Ebbinghaus time constant; None = never forget
     forget_threshold: float = 0.05  # retention below which an unbuffered object is forgotten
     # Retrieval and planner context (embodmem.retrieval, embodmem.context).
@@ -44,7 +44,7 @@ class MemoryConfig:
     query_radius: float = 1.0  # m: radius of `query(near=...)` when none is given
     # Chosen on the ALFRED train sample only (experiments/context_tokens.py --sweep).
     context_per_clause: int = 2  # similar objects (distinct labels) a task clause may bring in
-    context_min_similarity: float = 0.3  # cosine below which a clause brings nothing in
+    context_min_similarity: float = 0.4  # cosine below which a clause brings nothing in
     context_relative: float = 0.9  # ... or below this fraction of the clause's best match
 
     def __post_init__(self) -> None:
@@ -68,6 +68,8 @@ class MemoryConfig:
             raise ValidationError("config.view_fov_deg", self.view_fov_deg, "must be < 180")
         if not self.context_relative <= 1:
             raise ValidationError("config.context_relative", self.context_relative, "must be <= 1")
+        if not self.view_coverage <= 1:
+            raise ValidationError("config.view_coverage", self.view_coverage, "must be <= 1")
         if not self.forget_threshold < 1:
             raise ValidationError("config.forget_threshold", self.forget_threshold, "must be < 1")
 

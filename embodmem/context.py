@@ -114,7 +114,7 @@ class ContextBuilder:
         retriever: Retriever,
         counter: Callable[[], TokenCounter],
         per_clause: int = 2,
-        min_similarity: float = 0.3,
+        min_similarity: float = 0.4,
         relative: float = 0.9,
         max_changes: int = 8,
     ) -> None:

@@ -82,6 +82,7 @@ class EmbodiedMemory:
             change_log=cfg.change_log_length,
             view_fov_deg=cfg.view_fov_deg,
             view_range=cfg.view_range,
+            view_coverage=cfg.view_coverage,
             consolidate=cfg.write_policy == "consolidate",
             on_flush=self._write_back,
             line_of_sight=octree_sight(self.octree),

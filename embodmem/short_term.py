@@ -79,8 +79,8 @@ NEVER = -1  # timeline value of an event that never happened
 HELD = "isPickedUp"
 OPEN = "isOpen"
 PRESENCE = "presence"  # field of appeared (False -> True) / disappeared (True -> False) changes
-_MISSING = object()
 MIN_CLEAR = 0.5  # fraction of an expected box's sample points the camera must see
+_MISSING = object()
 _TIMES = ("first_seen", "last_seen", "last_changed", "last_absent", "last_access")
 
 
@@ -478,11 +478,11 @@ class ShortTermMemory:
             if node_id not in self.graph or self._enclosed(node_id):
                 continue
             node = self.graph.object(node_id)
-            box = node.bbox
-            if box is not None and node.position != tuple(tl.pos[row]):  # update held back
+            box, pos = node.bbox, tuple(tl.pos[row].tolist())
+            if box is not None and node.position != pos:  # its update is held back
                 shift = tl.pos[row] - np.asarray(node.position)
                 box = dataclasses.replace(box, center=tuple(np.asarray(box.center) + shift))
-            if not self._expected(pose, tuple(tl.pos[row]), box, points):
+            if not self._expected(pose, pos, box, points):  # type: ignore[arg-type]
                 continue
             was_present = tl.times["last_seen"][row] > tl.times["last_absent"][row]
             tl.times["last_absent"][row] = obs.time_ns
