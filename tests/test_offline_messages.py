@@ -13,18 +13,19 @@ from hypothesis import strategies as st
 from sim.offline import OfflineController
 from sim.offline.errors import InvalidActionError, UnknownSceneError
 from sim.offline.messages import TRACE, cs_float, cs_vector
+from tests.floorplan1 import (
+    APPLE,
+    BREAD,
+    FRIDGE,
+    KNIFE,
+    MICROWAVE,
+    MUG,
+    POTATO,
+    SHELF,
+    START,
+    TOASTER,
+)
 
-APPLE = "Apple|-00.47|+01.15|+00.48"
-FRIDGE = "Fridge|-02.10|+00.00|+01.07"
-MUG = "Mug|-01.76|+00.90|-00.62"
-MICROWAVE = "Microwave|-00.24|+01.69|-02.53"
-POTATO = "Potato|-01.66|+00.93|-02.15"
-BREAD = "Bread|-00.52|+01.17|-00.03"
-KNIFE = "Knife|-01.70|+00.79|-00.22"
-TOASTER = "Toaster|-01.84|+00.90|+00.13"
-SHELF = "Shelf|+01.75|+00.17|-02.56"
-START = {"position": {"x": -1.0, "y": 0.901, "z": 1.0}, "rotation": {"x": 0, "y": 270, "z": 0},
-         "cameraHorizon": 0.0, "isStanding": True}
 OUT_OF_RANGE = "Specified argument was out of the range of valid values.\nParameter name: "
 
 
