@@ -110,10 +110,14 @@ def cell_starts(lo: list[int], hi: list[int], level: int) -> np.ndarray:
         c0, c1 = lo[axis] >> level, hi[axis] >> level
         mask = _X_BITS << axis
         base = (spread_int(c0) << axis) | (~mask & _U64)
-        steps = _DILATED_INT[axis] if c1 - c0 < len(_DILATED_INT[axis]) else [
-            spread_int(i) << axis for i in range(c1 - c0 + 1)]
-        parts.append(np.array([((base + s) & mask) << shift for s in steps[:c1 - c0 + 1]],
-                              dtype=np.uint64))
+        steps = (
+            _DILATED_INT[axis]
+            if c1 - c0 < len(_DILATED_INT[axis])
+            else [spread_int(i) << axis for i in range(c1 - c0 + 1)]
+        )
+        parts.append(
+            np.array([((base + s) & mask) << shift for s in steps[: c1 - c0 + 1]], dtype=np.uint64)
+        )
     return (parts[2][:, None, None] | parts[1][None, :, None] | parts[0][None, None, :]).ravel()
 
 

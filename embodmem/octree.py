@@ -55,10 +55,23 @@ MIN_BUFFER = 1 << 16  # the write buffer is merged into the main run above max(t
 RAY_CHUNK = 4096  # voxels examined per step of a ray cast
 SCAN_SAMPLES = 1 << 21  # ray samples held in memory at once by a free-space scan
 FIELDS = ("keys", "x", "y", "z", "logodds", "hits", "stamp", "obj")
-DTYPES = {"keys": np.uint64, "x": np.int32, "y": np.int32, "z": np.int32,
-          "logodds": np.float32, "hits": np.uint32, "stamp": np.int64, "obj": np.int64}
-STATE_ARRAYS = {"keys": "keys", "logodds": "logodds", "hits": "hits",
-                "last_seen_ns": "stamp", "object_ids": "obj"}
+DTYPES = {
+    "keys": np.uint64,
+    "x": np.int32,
+    "y": np.int32,
+    "z": np.int32,
+    "logodds": np.float32,
+    "hits": np.uint32,
+    "stamp": np.int64,
+    "obj": np.int64,
+}
+STATE_ARRAYS = {
+    "keys": "keys",
+    "logodds": "logodds",
+    "hits": "hits",
+    "last_seen_ns": "stamp",
+    "object_ids": "obj",
+}
 HITS_MAX = np.iinfo(np.uint32).max
 PIECE_LEVEL = 4  # object-index pieces: an object's voxels in one aligned cell of 16 voxels per edge
 OBJECT_ARRAYS = ("x", "y", "z", "start", "count", "owner", "cx", "cy", "cz", "hy", "hz")
@@ -98,8 +111,14 @@ class _Run:
             setattr(self, name, a)
 
     @classmethod
-    def new(cls, keys: np.ndarray, logodds: np.ndarray, hits: np.ndarray, stamp: np.ndarray,
-            obj: np.ndarray) -> _Run:
+    def new(
+        cls,
+        keys: np.ndarray,
+        logodds: np.ndarray,
+        hits: np.ndarray,
+        stamp: np.ndarray,
+        obj: np.ndarray,
+    ) -> _Run:
         """A run from keys and payload; the coordinates are decoded from the keys."""
         x, y, z = morton.decode_axes(keys).astype(np.int32)
         return cls(keys, x, y, z, logodds, hits, stamp, obj)
@@ -144,7 +163,7 @@ class _Run:
             return np.empty(0, np.intp), np.zeros(len(keys), dtype=bool)
         # the keys of a local batch span a small slice: binary-search only that
         lo, hi = np.searchsorted(self.keys, np.array([keys.min(), keys.max()]))
-        pos = np.searchsorted(self.keys[lo:hi + 1], keys)
+        pos = np.searchsorted(self.keys[lo : hi + 1], keys)
         pos += lo
         np.minimum(pos, len(self) - 1, out=pos)
         found = self.keys[pos] == keys
@@ -228,8 +247,9 @@ class _ObjectIndex:
         order = _stable_order(obj)  # by object; each run's voxels stay in Morton order
 
         def gather(field: str) -> np.ndarray:
-            return np.concatenate([getattr(run, field).take(h)
-                                   for run, h in zip(runs, has, strict=True)]).take(order)
+            return np.concatenate(
+                [getattr(run, field).take(h) for run, h in zip(runs, has, strict=True)]
+            ).take(order)
 
         obj = obj.take(order)
         self.x, self.y, self.z = gather("x"), gather("y"), gather("z")
@@ -304,8 +324,11 @@ def _coalesce(cells: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _depth(field: str, depth: Any) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) \
-            or not 0 <= depth <= DEPTH:
+    if (
+        isinstance(depth, bool)
+        or not isinstance(depth, (int, np.integer))
+        or not 0 <= depth <= DEPTH
+    ):
         raise QueryError(field, depth, f"expected an integer in 0..{DEPTH}")
     return int(depth)
 
@@ -332,9 +355,13 @@ class Octree:
         if res <= 0:
             raise ValidationError("resolution", resolution, "must be > 0")
         probs = {}
-        for name, p in (("prob_hit", prob_hit), ("prob_miss", prob_miss),
-                        ("clamp_min", clamp_min), ("clamp_max", clamp_max),
-                        ("occupancy_threshold", occupancy_threshold)):
+        for name, p in (
+            ("prob_hit", prob_hit),
+            ("prob_miss", prob_miss),
+            ("clamp_min", clamp_min),
+            ("clamp_max", clamp_max),
+            ("occupancy_threshold", occupancy_threshold),
+        ):
             probs[name] = finite_float(name, p)
             if not 0.0 < probs[name] < 1.0:
                 raise ValidationError(name, p, "must be a probability strictly between 0 and 1")
@@ -348,10 +375,16 @@ class Octree:
             raise ValidationError("clamp_max", clamp_max, "must be > occupancy_threshold")
         if not isinstance(free_space, bool):
             raise ValidationError("free_space", free_space, "expected a bool")
-        if (isinstance(free_space_level, bool) or not isinstance(free_space_level, int)
-                or not 0 <= free_space_level <= 10):
-            raise ValidationError("free_space_level", free_space_level,
-                                  "expected an integer level in 0..10 (cells of 2**level voxels)")
+        if (
+            isinstance(free_space_level, bool)
+            or not isinstance(free_space_level, int)
+            or not 0 <= free_space_level <= 10
+        ):
+            raise ValidationError(
+                "free_space_level",
+                free_space_level,
+                "expected an integer level in 0..10 (cells of 2**level voxels)",
+            )
         self.resolution = res
         self.probs = probs
         self.free_space = free_space
@@ -377,8 +410,10 @@ class Octree:
         return self._occupied
 
     def __repr__(self) -> str:
-        return (f"Octree(resolution={self.resolution}, occupied={self._occupied}, "
-                f"stored={self.voxel_count})")
+        return (
+            f"Octree(resolution={self.resolution}, occupied={self._occupied}, "
+            f"stored={self.voxel_count})"
+        )
 
     @property
     def voxel_count(self) -> int:
@@ -420,9 +455,11 @@ class Octree:
         if len(q) and (q.min() < -OFFSET or q.max() > OFFSET - 1):
             row = int(np.flatnonzero(((q < -OFFSET) | (q > OFFSET - 1)).any(axis=1))[0])
             raise OutOfBoundsError(
-                f"{field}[{row}]", pts[row].tolist(),
+                f"{field}[{row}]",
+                pts[row].tolist(),
                 f"outside the octree range [{-OFFSET * self.resolution:g}, "
-                f"{OFFSET * self.resolution:g}) m on some axis")
+                f"{OFFSET * self.resolution:g}) m on some axis",
+            )
         index = q.astype(np.int64)
         index += OFFSET
         return index
@@ -431,9 +468,13 @@ class Octree:
         """A finite query point inside the grid."""
         p = vec3(field, value)
         if not all(-OFFSET <= math.floor(c / self.resolution) < OFFSET for c in p):
-            raise OutOfBoundsError(field, list(p), f"outside the octree range "
-                                   f"[{-OFFSET * self.resolution:g}, "
-                                   f"{OFFSET * self.resolution:g}) m on some axis")
+            raise OutOfBoundsError(
+                field,
+                list(p),
+                f"outside the octree range "
+                f"[{-OFFSET * self.resolution:g}, "
+                f"{OFFSET * self.resolution:g}) m on some axis",
+            )
         return p
 
     def _voxel_units(self, p: Sequence[float]) -> list[float]:
@@ -453,8 +494,9 @@ class Octree:
         if ids.dtype == bool or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
             raise ValidationError("object_ids", f"dtype {ids.dtype}", "expected integer ids")
         if ids.shape != (rows,):
-            raise ValidationError("object_ids", f"shape {ids.shape}",
-                                  f"expected one id per point, shape ({rows},)")
+            raise ValidationError(
+                "object_ids", f"shape {ids.shape}", f"expected one id per point, shape ({rows},)"
+            )
         if ids.size and ids.min() < -1:
             raise ValidationError("object_ids", int(ids.min()), "ids must be >= 0 (or -1 for none)")
         if ids.size and ids.dtype.kind == "u" and ids.max() > np.iinfo(np.int64).max:
@@ -475,8 +517,9 @@ class Octree:
         t, _, index, dropped, ids = self._prepare(points, time_ns, object_ids)
         return self._integrate(index, ids, t, dropped)
 
-    def insert_scan(self, origin: Any, points: Any, time_ns: int = 0,
-                    object_ids: Any = None) -> InsertResult:
+    def insert_scan(
+        self, origin: Any, points: Any, time_ns: int = 0, object_ids: Any = None
+    ) -> InsertResult:
         """Integrate a sensor scan from `origin`: like `insert_points`, and with `free_space`
         on, rays lower the occupancy of stored voxels in the coarse cells they cross."""
         o = np.array(self._point("origin", origin))
@@ -494,8 +537,9 @@ class Octree:
             ids = ids[np.isfinite(np.asarray(points, dtype=np.float64)).all(axis=1)]
         return t, raw, index, dropped, ids
 
-    def _integrate(self, index: np.ndarray, ids: np.ndarray | None, t: int,
-                   dropped: int) -> InsertResult:
+    def _integrate(
+        self, index: np.ndarray, ids: np.ndarray | None, t: int, dropped: int
+    ) -> InsertResult:
         """Apply one hit per distinct voxel of a validated batch."""
         n = len(index)
         if not n:
@@ -522,8 +566,13 @@ class Octree:
         if m:
             lo = np.full(m, max(min(self._hit, self._lmax), self._lmin), np.float32)
             occ = bool(lo[0] >= self._thr)
-            new = _Run.new(ukeys, lo, np.minimum(counts, HITS_MAX).astype(np.uint32),
-                           np.full(m, t, np.int64), uids if occ else np.full(m, -1, np.int64))
+            new = _Run.new(
+                ukeys,
+                lo,
+                np.minimum(counts, HITS_MAX).astype(np.uint32),
+                np.full(m, t, np.int64),
+                uids if occ else np.full(m, -1, np.int64),
+            )
             if occ and (uids >= 0).any():
                 self._ids_changed()
             self._buf = self._buf.merged(new)
@@ -533,8 +582,9 @@ class Octree:
                 self.compact()
         return InsertResult(n, m, dropped)
 
-    def _apply_hits(self, run: _Run, pos: np.ndarray, counts: np.ndarray, ids: np.ndarray,
-                    t: int) -> None:
+    def _apply_hits(
+        self, run: _Run, pos: np.ndarray, counts: np.ndarray, ids: np.ndarray, t: int
+    ) -> None:
         old = run.logodds[pos]
         new = np.clip(old + self._hit, self._lmin, self._lmax)
         run.logodds[pos] = new
@@ -630,8 +680,9 @@ class Octree:
         starts = morton.cell_starts(lo, hi, level)
         return starts, starts + np.uint64(1 << (3 * level))
 
-    def _sphere(self, p: tuple[float, float, float], r: float, objects: bool = False
-                ) -> list[tuple[_Run, np.ndarray, np.ndarray]]:
+    def _sphere(
+        self, p: tuple[float, float, float], r: float, objects: bool = False
+    ) -> list[tuple[_Run, np.ndarray, np.ndarray]]:
         """Per run: (run, positions, squared distances in voxel units) of the occupied voxels
         (with an object id when `objects`) whose centres lie within r metres of p."""
         ru = r / self.resolution
@@ -686,8 +737,9 @@ class Octree:
     def query_radius(self, center: Any, r: float) -> np.ndarray:
         """Centres (N, 3) of the occupied voxels whose centres lie within r metres of center."""
         parts = self._sphere(self._point("center", center), self._radius("r", r))
-        return np.concatenate([np.empty((0, 3))] + [
-            run.centres(pos, self.resolution) for run, pos, _ in parts])
+        return np.concatenate(
+            [np.empty((0, 3))] + [run.centres(pos, self.resolution) for run, pos, _ in parts]
+        )
 
     def knn(self, point: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k occupied voxels nearest to point: (centres (k, 3), distances (k,)), nearest
@@ -698,9 +750,15 @@ class Octree:
         k = min(int(k), self._occupied)
         if not k or self._lo is None or self._hi is None:
             return np.empty((0, 3)), np.empty(0)
-        reach = math.sqrt(sum(max(abs(self._centre(lo) - c), abs(self._centre(hi) - c)) ** 2
-                              for lo, hi, c in zip(self._lo, self._hi, p, strict=True))
-                          ) + self.resolution  # a margin so the farthest voxel is surely inside
+        reach = (
+            math.sqrt(
+                sum(
+                    max(abs(self._centre(lo) - c), abs(self._centre(hi) - c)) ** 2
+                    for lo, hi, c in zip(self._lo, self._hi, p, strict=True)
+                )
+            )
+            + self.resolution
+        )  # a margin so the farthest voxel is surely inside
         r = self.resolution * max(16.0, 2 * k ** (1 / 3))
         while True:  # grow the radius until it holds k voxels: those are then the k nearest
             parts = self._sphere(p, min(r, reach))
@@ -745,8 +803,10 @@ class Octree:
         parts = self._sphere(p, r, objects=True)
         if not parts:
             return np.empty(0, np.int64), np.empty(0)
-        return _closest_per_id(np.concatenate([run.obj.take(pos) for run, pos, _ in parts]),
-                               np.concatenate([d2 for _, _, d2 in parts]))
+        return _closest_per_id(
+            np.concatenate([run.obj.take(pos) for run, pos, _ in parts]),
+            np.concatenate([d2 for _, _, d2 in parts]),
+        )
 
     def raycast(self, origin: Any, direction: Any, max_range: float) -> RayHit | None:
         """First occupied voxel that the ray from origin along direction enters within
@@ -817,8 +877,11 @@ class Octree:
         """Multi-resolution summary: (sorted Morton keys of the cells at `depth` (0 = root,
         21 = leaves) holding occupied voxels, count of occupied voxels in each)."""
         shift = np.uint64(3 * (DEPTH - _depth("depth", depth)))
-        cells = np.sort(np.concatenate(
-            [run.keys[run.logodds >= self._thr] >> shift for run in (self._main, self._buf)]))
+        cells = np.sort(
+            np.concatenate(
+                [run.keys[run.logodds >= self._thr] >> shift for run in (self._main, self._buf)]
+            )
+        )
         first = _group(cells)
         return cells[first], np.diff(np.append(first, len(cells)))
 
@@ -848,8 +911,11 @@ class Octree:
 
     def remove_object(self, object_id: int) -> int:
         """Forget every voxel of an object (e.g. one that moved); returns voxels removed."""
-        if isinstance(object_id, bool) or not isinstance(object_id, (int, np.integer)) \
-                or object_id < 0:
+        if (
+            isinstance(object_id, bool)
+            or not isinstance(object_id, (int, np.integer))
+            or object_id < 0
+        ):
             raise ValidationError("object_id", object_id, "expected an integer id >= 0")
         return self._filter(lambda run: run.obj != object_id)
 
@@ -859,13 +925,17 @@ class Octree:
         `min_evidence` (default: the size of one miss). Returns voxels forgotten."""
         now = time_ns("now_ns", now_ns)
         if now < self._decayed_ns:
-            raise ValidationError("now_ns", now_ns,
-                                  f"earlier than the previous decay at {self._decayed_ns}")
+            raise ValidationError(
+                "now_ns", now_ns, f"earlier than the previous decay at {self._decayed_ns}"
+            )
         hl = finite_float("half_life_s", half_life_s)
         if hl <= 0:
             raise ValidationError("half_life_s", half_life_s, "must be > 0")
-        floor = abs(float(self._miss)) if min_evidence is None else finite_float(
-            "min_evidence", min_evidence)
+        floor = (
+            abs(float(self._miss))
+            if min_evidence is None
+            else finite_float("min_evidence", min_evidence)
+        )
         if floor < 0:
             raise ValidationError("min_evidence", min_evidence, "must be >= 0")
         for run in (self._main, self._buf):
@@ -887,8 +957,9 @@ class Octree:
         return o3d.geometry.PointCloud(o3d.utility.Vector3dVector(self.occupied_voxels()[0]))
 
     @classmethod
-    def from_open3d_point_cloud(cls, pcd: Any, resolution: float = 0.05, time_ns: int = 0,
-                                **options: Any) -> Octree:
+    def from_open3d_point_cloud(
+        cls, pcd: Any, resolution: float = 0.05, time_ns: int = 0, **options: Any
+    ) -> Octree:
         """A new octree holding the points of an `open3d.geometry.PointCloud`."""
         points = getattr(pcd, "points", None)
         if points is None:
@@ -908,7 +979,8 @@ class Octree:
         lo = np.floor(centres.min(axis=0) / self.resolution) * self.resolution
         hi = (np.floor(centres.max(axis=0) / self.resolution) + 1) * self.resolution
         return o3d.geometry.VoxelGrid.create_from_point_cloud_within_bounds(
-            pcd, self.resolution, lo, hi)
+            pcd, self.resolution, lo, hi
+        )
 
     @classmethod
     def from_open3d_voxel_grid(cls, grid: Any, time_ns: int = 0, **options: Any) -> Octree:
@@ -935,11 +1007,15 @@ class Octree:
     def state_dict(self) -> dict[str, Any]:
         """Versioned snapshot: numpy arrays (copies) and JSON scalars."""
         self.compact()
-        out: dict[str, Any] = {"format": FORMAT, "version": VERSION,
-                               "resolution": self.resolution, **self.probs,
-                               "free_space": self.free_space,
-                               "free_space_level": self.free_space_level,
-                               "decayed_ns": self._decayed_ns}
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "resolution": self.resolution,
+            **self.probs,
+            "free_space": self.free_space,
+            "free_space_level": self.free_space_level,
+            "decayed_ns": self._decayed_ns,
+        }
         for name, field in STATE_ARRAYS.items():
             out[name] = getattr(self._main, field).copy()
         return out
@@ -952,12 +1028,25 @@ class Octree:
         if d.get("format") != FORMAT:
             raise SnapshotError(f"octree: format={d.get('format')!r}, expected {FORMAT!r}")
         if d.get("version") != VERSION or isinstance(d.get("version"), bool):
-            raise SnapshotError(f"octree: version={d.get('version')!r} unsupported "
-                                f"(this build reads {VERSION})")
+            raise SnapshotError(
+                f"octree: version={d.get('version')!r} unsupported (this build reads {VERSION})"
+            )
         try:
-            tree = cls(d["resolution"], **{k: d[k] for k in (
-                "prob_hit", "prob_miss", "clamp_min", "clamp_max", "occupancy_threshold",
-                "free_space", "free_space_level")})
+            tree = cls(
+                d["resolution"],
+                **{
+                    k: d[k]
+                    for k in (
+                        "prob_hit",
+                        "prob_miss",
+                        "clamp_min",
+                        "clamp_max",
+                        "occupancy_threshold",
+                        "free_space",
+                        "free_space_level",
+                    )
+                },
+            )
             tree._decayed_ns = time_ns("decayed_ns", d["decayed_ns"])
         except KeyError as exc:
             raise SnapshotError(f"octree: missing entry {exc.args[0]!r}") from None
@@ -968,8 +1057,9 @@ class Octree:
             a = d.get(name)
             if not isinstance(a, np.ndarray) or a.dtype != DTYPES[field] or a.ndim != 1:
                 what = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-                raise SnapshotError(f"octree: {name} is {what}, expected a 1-D "
-                                    f"{np.dtype(DTYPES[field])} array")
+                raise SnapshotError(
+                    f"octree: {name} is {what}, expected a 1-D {np.dtype(DTYPES[field])} array"
+                )
             arrays[field] = np.array(a)
         tree._check_arrays(arrays)
         run = _Run.new(**arrays)
@@ -991,8 +1081,9 @@ class Octree:
         if len(keys) and keys.max() >> np.uint64(3 * morton.BITS):
             problems.append("keys exceed 63 bits")
         eps = 1e-4
-        if not np.isfinite(lo).all() or (len(lo) and (lo.min() < self._lmin - eps
-                                                      or lo.max() > self._lmax + eps)):
+        if not np.isfinite(lo).all() or (
+            len(lo) and (lo.min() < self._lmin - eps or lo.max() > self._lmax + eps)
+        ):
             problems.append("log-odds outside the clamping range")
         if len(keys) and a["stamp"].min() < 0:
             problems.append("negative last-seen time")

@@ -34,8 +34,9 @@ def tiled_objects(n: int, shift_x: float = 20.0) -> list[ObjectObservation]:
             obj["position"]["x"] += i * shift_x
             for key in ("axisAlignedBoundingBox", "objectOrientedBoundingBox"):
                 if obj.get(key):
-                    obj[key]["cornerPoints"] = [[p[0] + i * shift_x, p[1], p[2]]
-                                                for p in obj[key]["cornerPoints"]]
+                    obj[key]["cornerPoints"] = [
+                        [p[0] + i * shift_x, p[1], p[2]] for p in obj[key]["cornerPoints"]
+                    ]
             obj["objectId"] = f"{i}/{obj['objectId']}"
         out += observation_from_metadata(objs).objects
         if len(out) >= n:
@@ -47,18 +48,26 @@ def shifted(obj: ObjectObservation, dz: float) -> ObjectObservation:
     """The same object moved `dz` metres sideways (world y)."""
     bbox = obj.bbox
     if bbox is not None:
-        bbox = type(bbox)((bbox.center[0], bbox.center[1] + dz, bbox.center[2]), bbox.size,
-                          bbox.rotation)
+        bbox = type(bbox)(
+            (bbox.center[0], bbox.center[1] + dz, bbox.center[2]), bbox.size, bbox.rotation
+        )
     pos = obj.position
     attributes = dict(obj.attributes)
     if "aabb" in attributes:  # the source's own axis-aligned box moves along
         attributes["aabb"] = [[c[0], c[1] + dz, c[2]] for c in attributes["aabb"]]
-    return ObjectObservation(label=obj.label, position=(pos[0], pos[1] + dz, pos[2]), bbox=bbox,
-                             states=obj.states, id_hint=obj.id_hint, attributes=attributes)
+    return ObjectObservation(
+        label=obj.label,
+        position=(pos[0], pos[1] + dz, pos[2]),
+        bbox=bbox,
+        states=obj.states,
+        id_hint=obj.id_hint,
+        attributes=attributes,
+    )
 
 
-def time_integrate(base: list[ObjectObservation], frames: list[tuple[ObjectObservation, ...]]
-                   ) -> list[float]:
+def time_integrate(
+    base: list[ObjectObservation], frames: list[tuple[ObjectObservation, ...]]
+) -> list[float]:
     """ms per integrate call of each frame, in order, into a memory holding `base`."""
     mem = EmbodiedMemory()
     mem.integrate(Observation(0, tuple(base)))
@@ -85,8 +94,12 @@ def main() -> None:
     cases = {
         f"{frame_n} re-observed (unchanged)": [reobserved] * reps,
         f"{frame_n} re-observed, 10 pickupable moved": [
-            tuple(shifted(o, 0.05 * (t % 2 + 1)) if i in movers else o
-                  for i, o in enumerate(reobserved)) for t in range(reps)],
+            tuple(
+                shifted(o, 0.05 * (t % 2 + 1)) if i in movers else o
+                for i, o in enumerate(reobserved)
+            )
+            for t in range(reps)
+        ],
         f"{frame_n} new objects": [tuple(extra)] * 1,
     }
     for name, frames in cases.items():
@@ -114,8 +127,16 @@ def main() -> None:
                 back = EmbodiedMemory.load(path)
                 loads.append(time.perf_counter() - start)
             assert len(back.scene_graph.objects()) == big_n
-            rows.append((suffix, big_n, path.stat().st_size / 1e6, min(saves), min(loads),
-                         min(saves) + min(loads)))
+            rows.append(
+                (
+                    suffix,
+                    big_n,
+                    path.stat().st_size / 1e6,
+                    min(saves),
+                    min(loads),
+                    min(saves) + min(loads),
+                )
+            )
     print()
     print(format_table(["snapshot", "objects", "MB", "save s", "load s", "save+load s"], rows))
 

@@ -15,23 +15,37 @@ import time
 from sim.offline import OfflineController
 
 SCENES = ("FloorPlan1", "FloorPlan201", "FloorPlan301", "FloorPlan401")
-NAV = ("MoveAhead", "RotateLeft", "MoveBack", "LookDown", "RotateRight", "LookUp", "MoveLeft",
-       "MoveRight")
+NAV = (
+    "MoveAhead",
+    "RotateLeft",
+    "MoveBack",
+    "LookDown",
+    "RotateRight",
+    "LookUp",
+    "MoveLeft",
+    "MoveRight",
+)
 
 
 def _mix(ctl: OfflineController) -> list[dict]:
     """One cycle of actions: navigation plus pick / put / open / close / toggle, forced."""
     objs = ctl.state.objects
     pick = next(k for k, o in sorted(objs.items()) if o["pickupable"])
-    rec = next(k for k, o in sorted(objs.items())
-               if o["receptacle"] and not o["openable"] and o["objectType"] != "Floor")
+    rec = next(
+        k
+        for k, o in sorted(objs.items())
+        if o["receptacle"] and not o["openable"] and o["objectType"] != "Floor"
+    )
     opener = next((k for k, o in sorted(objs.items()) if o["openable"]), rec)
     cycle = [dict(action=a) for a in NAV]
-    cycle += [dict(action="PickupObject", objectId=pick, forceAction=True),
-              dict(action="MoveAhead"), dict(action="RotateLeft"),
-              dict(action="PutObject", objectId=rec, forceAction=True),
-              dict(action="OpenObject", objectId=opener, forceAction=True),
-              dict(action="CloseObject", objectId=opener, forceAction=True)]
+    cycle += [
+        dict(action="PickupObject", objectId=pick, forceAction=True),
+        dict(action="MoveAhead"),
+        dict(action="RotateLeft"),
+        dict(action="PutObject", objectId=rec, forceAction=True),
+        dict(action="OpenObject", objectId=opener, forceAction=True),
+        dict(action="CloseObject", objectId=opener, forceAction=True),
+    ]
     return cycle
 
 
@@ -53,17 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     scenes = SCENES[:1] if args.quick else SCENES
     n_steps, n_frames = (600, 10) if args.quick else (5000, 60)
-    print(f"{'scene':14s} {'mode':28s} {'steps':>6s} {'rate/s':>9s} {'ok %':>6s} "
-          f"{'target':>7s} {'ratio':>6s}")
+    print(
+        f"{'scene':14s} {'mode':28s} {'steps':>6s} {'rate/s':>9s} {'ok %':>6s} "
+        f"{'target':>7s} {'ratio':>6s}"
+    )
     for scene in scenes:
-        rows = [("no rendering", n_steps, 2000.0, {}),
-                ("depth+seg 300x300", n_frames, 10.0,
-                 {"render_depth_image": True, "render_instance_segmentation": True}),
-                ("depth only 300x300", n_frames, 10.0, {"render_depth_image": True})]
+        rows = [
+            ("no rendering", n_steps, 2000.0, {}),
+            (
+                "depth+seg 300x300",
+                n_frames,
+                10.0,
+                {"render_depth_image": True, "render_instance_segmentation": True},
+            ),
+            ("depth only 300x300", n_frames, 10.0, {"render_depth_image": True}),
+        ]
         for mode, n, target, kw in rows:
             rate, ok = bench_steps(scene, n, **kw)
-            print(f"{scene:14s} {mode:28s} {n:6d} {rate:9.1f} {100 * ok:6.1f} "
-                  f"{target:7.0f} {rate / target:6.2f}")
+            print(
+                f"{scene:14s} {mode:28s} {n:6d} {rate:9.1f} {100 * ok:6.1f} "
+                f"{target:7.0f} {rate / target:6.2f}"
+            )
     return 0
 
 

@@ -39,16 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'episode':42s} {'steps':>5s} {'compared':>8s} {'equal':>6s} {'%':>7s}")
     for path in paths:
         res = replay(load(path))
-        print(f"{path.stem:42s} {res.steps:5d} {res.compared:8d} {res.equal:6d} "
-              f"{res.percent:6.1f}%")
+        print(
+            f"{path.stem:42s} {res.steps:5d} {res.compared:8d} {res.equal:6d} {res.percent:6.1f}%"
+        )
         if args.verbose:
             for m in res.mismatches:
                 print(f"    {m}")
         total.steps += res.steps
         total.compared += res.compared
         total.equal += res.equal
-    print(f"{'overall':42s} {total.steps:5d} {total.compared:8d} {total.equal:6d} "
-          f"{total.percent:6.1f}%")
+    print(
+        f"{'overall':42s} {total.steps:5d} {total.compared:8d} {total.equal:6d} "
+        f"{total.percent:6.1f}%"
+    )
     return 0 if total.percent >= 95.0 else 1
 
 

@@ -32,8 +32,12 @@ from embodmem.relations import Body, RelationIndex, body_from_object, infer_rela
 from sim.scenes import scene_names, scene_number, scene_objects
 from sim.thor import observation_from_metadata
 
-SCENE_TYPES = (("kitchens", 1, 30), ("living rooms", 201, 230), ("bedrooms", 301, 330),
-               ("bathrooms", 401, 430))
+SCENE_TYPES = (
+    ("kitchens", 1, 30),
+    ("living rooms", 201, 230),
+    ("bedrooms", 301, 330),
+    ("bathrooms", 401, 430),
+)
 SWEEP = {
     "SINK_TOL": (0.03, 0.05, 0.08, 0.12),
     "LIFT_TOL": (0.005, 0.01, 0.02, 0.03),
@@ -152,8 +156,19 @@ def house(scenes: Sequence[str], n: int, data: Path | None) -> list[Body]:
         d = np.array([30.0 * i, 0.0, 0.0])
         for b in scene_bodies(load_scene(s, data)):
             corners = None if b.corners is None else b.corners + d
-            out.append(make_body(f"{s}/{b.key}", b.label, b.lo + d, b.hi + d, corners,
-                                 b.receptacle, b.receptacle_mode, b.openable, b.movable))
+            out.append(
+                make_body(
+                    f"{s}/{b.key}",
+                    b.label,
+                    b.lo + d,
+                    b.hi + d,
+                    corners,
+                    b.receptacle,
+                    b.receptacle_mode,
+                    b.openable,
+                    b.movable,
+                )
+            )
         if len(out) >= n:
             break
     return out
@@ -182,9 +197,20 @@ def timings(bodies: Sequence[Body]) -> None:
     integrate: dict[str, list[float]] = {"same": [], "moved": []}
     for _ in range(20):
         same = [bodies[i] for i in rng.choice(len(bodies), 100, replace=False)]
-        moved = [make_body(b.key, b.label, b.lo + step, b.hi + step,
-                           None if b.corners is None else b.corners + step, b.receptacle,
-                           b.receptacle_mode, b.openable, b.movable) for b in same]
+        moved = [
+            make_body(
+                b.key,
+                b.label,
+                b.lo + step,
+                b.hi + step,
+                None if b.corners is None else b.corners + step,
+                b.receptacle,
+                b.receptacle_mode,
+                b.openable,
+                b.movable,
+            )
+            for b in same
+        ]
         for case, batch in (("same", same), ("moved", moved)):
             s0 = time.perf_counter()
             for b in batch:
@@ -207,13 +233,17 @@ def timings(bodies: Sequence[Body]) -> None:
     print(f"{'infer_parents, all bodies':<62}{(t2 - t1) * 1e3:>10.1f}")
     print(f"{'near_pairs, all bodies':<62}{(t3 - t2) * 1e3:>10.1f}")
     print(f"{'AABB baseline, all bodies (O(n^2))':<62}{(t4 - t3) * 1e3:>10.1f}")
-    print(f"{'infer_parent over candidates, median (us)':<62}"
-          f"{statistics.median(search) * 1e6:>10.1f}")
+    print(
+        f"{'infer_parent over candidates, median (us)':<62}{statistics.median(search) * 1e6:>10.1f}"
+    )
     for case, what in (("same", "unchanged"), ("moved", "moved 5 cm (+ dependents)")):
-        print(f"{what + ': add + infer_parent, per object (us)':<62}"
-              f"{statistics.median(per_child[case]) * 1e6:>10.1f}")
-        print(f"{what + ': 100 objects, median':<62}"
-              f"{statistics.median(integrate[case]) * 1e3:>10.2f}")
+        print(
+            f"{what + ': add + infer_parent, per object (us)':<62}"
+            f"{statistics.median(per_child[case]) * 1e6:>10.1f}"
+        )
+        print(
+            f"{what + ': 100 objects, median':<62}{statistics.median(integrate[case]) * 1e3:>10.2f}"
+        )
     print(f"ratio baseline / ours (index + all parents): {(t4 - t3) / ours:.1f}x")
 
 
@@ -249,16 +279,19 @@ def main() -> None:
     totals = {}
     for name, method in methods:
         t0 = time.perf_counter()
-        per_scene = {s: score(o, method(o))
-                     for s, o in ((s, load_scene(s, args.data)) for s in scenes)}
+        per_scene = {
+            s: score(o, method(o)) for s, o in ((s, load_scene(s, args.data)) for s in scenes)
+        }
         print(f"\n{name}  ({time.perf_counter() - t0:.1f} s incl. loading)")
         print(f"{'scene type':<14}{'scenes':>7}{'objects':>9}{'precision':>11}{'recall':>8}")
         for group, ns, no, p, r in table(per_scene):
             print(f"{group:<14}{ns:>7}{no:>9}{p:>11.3f}{r:>8.3f}")
         totals[name] = table(per_scene)[-1]
     ours, base = totals["embodmem.relations"], totals["AABB baseline"]
-    print(f"\nratio ours / baseline: precision {ours[3] / base[3]:.3f}, "
-          f"recall {ours[4] / base[4]:.3f}")
+    print(
+        f"\nratio ours / baseline: precision {ours[3] / base[3]:.3f}, "
+        f"recall {ours[4] / base[4]:.3f}"
+    )
     timings(house(scenes, 2000, args.data))
     if args.sweep:
         sweep(scenes, args.data)

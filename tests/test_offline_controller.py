@@ -14,8 +14,13 @@ from sim.offline import Event, OfflineController
 from sim.offline.errors import InvalidActionError, UnknownSceneError
 from sim.scenes import reachable_positions
 
-START = {"name": "agent", "position": {"x": -1.0, "y": 0.901, "z": 1.0},
-         "rotation": {"x": 0.0, "y": 270.0, "z": 0.0}, "cameraHorizon": 0.0, "isStanding": True}
+START = {
+    "name": "agent",
+    "position": {"x": -1.0, "y": 0.901, "z": 1.0},
+    "rotation": {"x": 0.0, "y": 270.0, "z": 0.0},
+    "cameraHorizon": 0.0,
+    "isStanding": True,
+}
 
 
 @pytest.fixture
@@ -74,8 +79,10 @@ def test_blocked_move_fails_and_leaves_pose(ctl):
     before = ctl.last_event.metadata["agent"]
     ev = ctl.step(action="MoveAhead")  # the fridge is in front of the recorded start pose
     assert not ev.metadata["lastActionSuccess"]
-    assert ev.metadata["errorMessage"] == \
-        "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.2500, 0.0000, 0.0000)."
+    assert (
+        ev.metadata["errorMessage"]
+        == "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.2500, 0.0000, 0.0000)."
+    )
     assert ev.metadata["agent"] == before
 
 
@@ -94,8 +101,13 @@ def test_rotation_and_look_limits(ctl):
 
 def test_teleport_full_and_out_of_bounds(ctl):
     x, z = reachable_positions("FloorPlan1")[40]
-    ev = ctl.step(action="TeleportFull", position={"x": float(x), "y": 0.9, "z": float(z)},
-                  rotation={"x": 0, "y": 90, "z": 0}, horizon=30, standing=True)
+    ev = ctl.step(
+        action="TeleportFull",
+        position={"x": float(x), "y": 0.9, "z": float(z)},
+        rotation={"x": 0, "y": 90, "z": 0},
+        horizon=30,
+        standing=True,
+    )
     assert ev.metadata["lastActionSuccess"], ev.metadata["errorMessage"]
     assert ev.metadata["agent"]["rotation"]["y"] == 90.0
     assert ev.metadata["agent"]["cameraHorizon"] == 30.0
@@ -120,15 +132,18 @@ def test_get_reachable_positions(ctl):
     assert set(ret[0]) == {"x", "y", "z"}
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"action": "Fly"}, "action"),
-    ({"action": "MoveAhead", "speed": 2}, "speed"),
-    ({"action": "MoveAhead", "moveMagnitude": "far"}, "moveMagnitude"),
-    ({"action": "PickupObject"}, "objectId"),
-    ({"action": "TeleportFull", "position": {"x": 0, "y": 0, "z": 0}}, "horizon"),
-    ({"action": "RotateLeft", "degrees": float("nan")}, "degrees"),
-    ({"action": "Teleport", "position": {"x": 0, "y": 0}}, "position"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"action": "Fly"}, "action"),
+        ({"action": "MoveAhead", "speed": 2}, "speed"),
+        ({"action": "MoveAhead", "moveMagnitude": "far"}, "moveMagnitude"),
+        ({"action": "PickupObject"}, "objectId"),
+        ({"action": "TeleportFull", "position": {"x": 0, "y": 0, "z": 0}}, "horizon"),
+        ({"action": "RotateLeft", "degrees": float("nan")}, "degrees"),
+        ({"action": "Teleport", "position": {"x": 0, "y": 0}}, "position"),
+    ],
+)
 def test_bad_actions_raise_value_error(ctl, kwargs, field):
     before = ctl.last_event.metadata["agent"]
     with pytest.raises(ValueError) as info:
@@ -137,8 +152,11 @@ def test_bad_actions_raise_value_error(ctl, kwargs, field):
     assert info.value.field == field
     assert field in str(info.value)
     assert not ctl.last_event.metadata["lastActionSuccess"]
-    assert ctl.last_event.metadata["errorCode"] in ("InvalidAction", "InvalidArgument",
-                                                    "MissingArguments")
+    assert ctl.last_event.metadata["errorCode"] in (
+        "InvalidAction",
+        "InvalidArgument",
+        "MissingArguments",
+    )
     assert ctl.last_event.metadata["agent"] == before
 
 
@@ -188,8 +206,14 @@ def test_visibility_follows_view_and_distance(ctl):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.sampled_from(["MoveAhead", "MoveBack", "MoveLeft", "MoveRight",
-                                 "RotateLeft", "RotateRight"]), max_size=25))
+@given(
+    st.lists(
+        st.sampled_from(
+            ["MoveAhead", "MoveBack", "MoveLeft", "MoveRight", "RotateLeft", "RotateRight"]
+        ),
+        max_size=25,
+    )
+)
 def test_random_walks_stay_on_reachable_grid(actions):
     c = OfflineController("FloorPlan1")
     grid = reachable_positions("FloorPlan1")

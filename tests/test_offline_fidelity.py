@@ -31,8 +31,13 @@ def test_from_metadata_restores_recorded_state(episodes):
 
 
 def test_rendering_produces_frames_and_masks():
-    ctl = OfflineController("FloorPlan1", width=64, height=48, render_depth_image=True,
-                            render_instance_segmentation=True)
+    ctl = OfflineController(
+        "FloorPlan1",
+        width=64,
+        height=48,
+        render_depth_image=True,
+        render_instance_segmentation=True,
+    )
     ev = ctl.last_event
     assert ev.depth_frame.shape == (48, 64) and ev.depth_frame.dtype == np.float32
     assert ev.instance_segmentation_frame.shape == (48, 64, 3)
@@ -40,7 +45,7 @@ def test_rendering_produces_frames_and_masks():
     assert ev.instance_masks and set(ev.instance_masks) <= set(ev.object_id_to_color)
     for oid, mask in ev.instance_masks.items():
         c0, r0, c1, r1 = ev.instance_detections2D[oid]
-        assert mask[r0:r1 + 1, c0:c1 + 1].sum() == mask.sum()
+        assert mask[r0 : r1 + 1, c0 : c1 + 1].sum() == mask.sum()
     assert ev.metadata["colors"]
     plain = OfflineController("FloorPlan1").last_event
     assert plain.frame is None and plain.depth_frame is None

@@ -79,7 +79,8 @@ def test_pickup_moves_object_to_hand_and_follows_agent(ctl):
         check_consistency(meta)
     np.testing.assert_allclose(
         [obj(meta, APPLE)["position"][a] for a in "xyz"],
-        [meta["heldObjectPose"]["position"][a] for a in "xyz"])
+        [meta["heldObjectPose"]["position"][a] for a in "xyz"],
+    )
 
 
 def test_pickup_failures_leave_state(ctl):
@@ -284,10 +285,33 @@ def test_initial_random_spawn_is_seeded_and_respects_whitelists(ctl):
     assert {k: o["position"] for k, o in third.state.objects.items()} != pos
 
 
-ACTIONS = ["PickupObject", "PutObject", "DropHandObject", "OpenObject", "CloseObject",
-           "ToggleObjectOn", "ToggleObjectOff", "SliceObject", "MoveAhead", "RotateLeft"]
-IDS = [APPLE, FRIDGE, KNIFE, MUG, MICROWAVE, POTATO, BREAD, TOASTER, COFFEE, BASIN, POT,
-       COUNTER, DRAWER]
+ACTIONS = [
+    "PickupObject",
+    "PutObject",
+    "DropHandObject",
+    "OpenObject",
+    "CloseObject",
+    "ToggleObjectOn",
+    "ToggleObjectOff",
+    "SliceObject",
+    "MoveAhead",
+    "RotateLeft",
+]
+IDS = [
+    APPLE,
+    FRIDGE,
+    KNIFE,
+    MUG,
+    MICROWAVE,
+    POTATO,
+    BREAD,
+    TOASTER,
+    COFFEE,
+    BASIN,
+    POT,
+    COUNTER,
+    DRAWER,
+]
 
 
 @settings(max_examples=20, deadline=None)
@@ -301,5 +325,6 @@ def test_random_interactions_keep_state_consistent(steps):
         check_consistency(meta)
         if not meta["lastActionSuccess"]:
             keys = ("position", "isOpen", "isToggled", "parentReceptacles", "isPickedUp")
-            assert [{k: o[k] for k in keys} for o in meta["objects"]] == \
-                [{k: o[k] for k in keys} for o in before]
+            assert [{k: o[k] for k in keys} for o in meta["objects"]] == [
+                {k: o[k] for k in keys} for o in before
+            ]

@@ -42,8 +42,9 @@ def ctl() -> OfflineController:
     return c
 
 
-def error(ctl: OfflineController, action: str, oid: str | None = None, force: bool = True,
-          **kw) -> str:
+def error(
+    ctl: OfflineController, action: str, oid: str | None = None, force: bool = True, **kw
+) -> str:
     """errorMessage of a step that must fail (and leave the agent where it was)."""
     before = ctl.last_event.metadata["agent"]
     if oid is not None:
@@ -65,10 +66,11 @@ def ok(ctl: OfflineController, action: str, oid: str | None = None, **kw) -> dic
 
 def test_object_lookup(ctl):
     assert error(ctl, "PickupObject", "Apple|0|0|0") == thrown(
-        "ArgumentException",
-        "objectId: Apple|0|0|0 is not the objectId on any object in the scene!")
+        "ArgumentException", "objectId: Apple|0|0|0 is not the objectId on any object in the scene!"
+    )
     assert error(ctl, "OpenObject", APPLE, force=False) == thrown(  # behind the agent
-        "NullReferenceException", "Target object not found within the specified visibility.")
+        "NullReferenceException", "Target object not found within the specified visibility."
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -80,30 +82,38 @@ def test_unknown_object_ids_are_named_verbatim(oid):
     for action in ("PickupObject", "ToggleObjectOn", "SliceObject", "PutObject"):
         meta = c.step(action=action, objectId=oid, forceAction=True).metadata
         assert meta["errorMessage"] == thrown(
-            "ArgumentException",
-            f"objectId: {oid} is not the objectId on any object in the scene!")
+            "ArgumentException", f"objectId: {oid} is not the objectId on any object in the scene!"
+        )
 
 
 def test_pickup_and_drop(ctl):
     assert error(ctl, "PickupObject", FRIDGE) == thrown(
-        "InvalidOperationException", f"{FRIDGE} must have the property CanPickup to be picked up.")
+        "InvalidOperationException", f"{FRIDGE} must have the property CanPickup to be picked up."
+    )
     assert error(ctl, "DropHandObject") == thrown(
-        "InvalidOperationException", "Nothing is in the agent's hand to drop!")
+        "InvalidOperationException", "Nothing is in the agent's hand to drop!"
+    )
     ok(ctl, "PickupObject", APPLE)
     assert error(ctl, "PickupObject", MUG) == thrown(
         "InvalidOperationException",
-        "Agent hand has something in it already! Can't pick up anything else")
+        "Agent hand has something in it already! Can't pick up anything else",
+    )
 
 
 def test_put(ctl):
-    assert error(ctl, "PutObject", FRIDGE) == \
-        "Can't place an object if Agent isn't holding anything"
+    assert (
+        error(ctl, "PutObject", FRIDGE) == "Can't place an object if Agent isn't holding anything"
+    )
     ok(ctl, "PickupObject", APPLE)
-    assert error(ctl, "PutObject", FRIDGE) == \
-        "Target openable Receptacle is CLOSED, can't place if target is not open!"
+    assert (
+        error(ctl, "PutObject", FRIDGE)
+        == "Target openable Receptacle is CLOSED, can't place if target is not open!"
+    )
     assert error(ctl, "PutObject", POTATO) == "This target object is NOT a receptacle!"
-    assert error(ctl, "PutObject", TOASTER) == \
-        "Apple_3fef4551 is not a valid Object Type to be placed in Toaster_f30a9b32"
+    assert (
+        error(ctl, "PutObject", TOASTER)
+        == "Apple_3fef4551 is not a valid Object Type to be placed in Toaster_f30a9b32"
+    )
     assert error(ctl, "PutObject", SHELF) == "No valid positions to place object found"
 
 
@@ -113,8 +123,10 @@ def test_put_whitelist_applies_without_force(ctl):
     drawer = "Drawer|-01.56|+00.66|-00.20"
     ok(ctl, "OpenObject", drawer)
     ctl.state.visible.add(drawer)  # the whitelist check is what is under test, not visibility
-    assert error(ctl, "PutObject", drawer, force=False) == \
-        "Apple_3fef4551 cannot be placed in Drawer_454fdaaf"
+    assert (
+        error(ctl, "PutObject", drawer, force=False)
+        == "Apple_3fef4551 cannot be placed in Drawer_454fdaaf"
+    )
 
 
 def test_object_specific_receptacle_full(ctl):
@@ -141,11 +153,14 @@ def test_open_close(ctl):
 def test_toggle(ctl):
     assert error(ctl, "ToggleObjectOn", APPLE) == "object is not toggleable."
     burner = "StoveBurner|-00.47|+00.92|-02.37"
-    assert error(ctl, "ToggleObjectOn", burner) == ("target object is controlled by another sim"
-                                                    " object. target object cannot be turned"
-                                                    " on/off directly")
-    assert error(ctl, "ToggleObjectOff", MICROWAVE) == \
-        "can't toggle object off if it's already off!"
+    assert error(ctl, "ToggleObjectOn", burner) == (
+        "target object is controlled by another sim"
+        " object. target object cannot be turned"
+        " on/off directly"
+    )
+    assert (
+        error(ctl, "ToggleObjectOff", MICROWAVE) == "can't toggle object off if it's already off!"
+    )
     ok(ctl, "OpenObject", MICROWAVE)
     assert error(ctl, "ToggleObjectOn", MICROWAVE) == "Target must be closed to Toggle On!"
     ok(ctl, "CloseObject", MICROWAVE)
@@ -163,8 +178,10 @@ def test_broken_objects_cannot_be_switched_on():
 def test_slice_cook_dirty_break(ctl):
     assert error(ctl, "SliceObject", MUG) == "Mug_e7fad100 Does not have the CanBeSliced property!"
     ok(ctl, "PickupObject", POTATO)
-    assert error(ctl, "SliceObject", POTATO) == \
-        "target object cannot be sliced if it is in the agent's hand"
+    assert (
+        error(ctl, "SliceObject", POTATO)
+        == "target object cannot be sliced if it is in the agent's hand"
+    )
     assert error(ctl, "CookObject", MUG) == "target object is not cookable"
     ok(ctl, "CookObject", POTATO)
     assert error(ctl, "CookObject", POTATO) == f"{POTATO} is already Toasted!"
@@ -173,44 +190,66 @@ def test_slice_cook_dirty_break(ctl):
     assert error(ctl, "CleanObject", MUG) == "Mug_e7fad100 is already Clean!"
     ok(ctl, "DirtyObject", MUG)
     assert error(ctl, "DirtyObject", MUG) == "Mug_e7fad100 is already dirty!"
-    assert error(ctl, "BreakObject", APPLE) == \
-        "Apple_3fef4551 does not have the CanBreak property!!"
+    assert (
+        error(ctl, "BreakObject", APPLE) == "Apple_3fef4551 does not have the CanBreak property!!"
+    )
 
 
 def test_fill_and_empty(ctl):
     assert error(ctl, "FillObjectWithLiquid", APPLE, fillLiquid="water") == thrown(
-        "ArgumentException", "Apple_3fef4551 does not have CanBeFilled property!")
+        "ArgumentException", "Apple_3fef4551 does not have CanBeFilled property!"
+    )
     assert error(ctl, "FillObjectWithLiquid", MUG) == thrown(
-        "InvalidOperationException", "Missing Liquid string for FillObject action")
+        "InvalidOperationException", "Missing Liquid string for FillObject action"
+    )
     assert error(ctl, "FillObjectWithLiquid", MUG, fillLiquid="Lava") == thrown(
-        "ArgumentException", "lava is not a valid Liquid Type")
+        "ArgumentException", "lava is not a valid Liquid Type"
+    )
     assert error(ctl, "EmptyLiquidFromObject", MUG) == "object already empty"
-    assert error(ctl, "EmptyLiquidFromObject", APPLE) == \
-        "Apple_3fef4551 does not have CanBeFilled property!"
-    mug = next(o for o in ok(ctl, "FillObjectWithLiquid", MUG, fillLiquid="Coffee")["objects"]
-               if o["objectId"] == MUG)
+    assert (
+        error(ctl, "EmptyLiquidFromObject", APPLE)
+        == "Apple_3fef4551 does not have CanBeFilled property!"
+    )
+    mug = next(
+        o
+        for o in ok(ctl, "FillObjectWithLiquid", MUG, fillLiquid="Coffee")["objects"]
+        if o["objectId"] == MUG
+    )
     assert (mug["fillLiquid"], mug["temperature"]) == ("coffee", "Hot")
     assert error(ctl, "FillObjectWithLiquid", MUG, fillLiquid="water") == thrown(
-        "InvalidOperationException", "Mug_e7fad100 is already Filled!")
+        "InvalidOperationException", "Mug_e7fad100 is already Filled!"
+    )
 
 
 def test_navigation(ctl):
-    assert error(ctl, "MoveAhead", force=False) == \
-        "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.2500, 0.0000, 0.0000)."
+    assert (
+        error(ctl, "MoveAhead", force=False)
+        == "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.2500, 0.0000, 0.0000)."
+    )
     assert error(ctl, "MoveBack", force=False, moveMagnitude=0) == thrown(
-        "InvalidOperationException", "moveMagnitude must be > 0")
+        "InvalidOperationException", "moveMagnitude must be > 0"
+    )
     assert error(ctl, "RotateLeft", force=False, degrees=0) == thrown(
         "InvalidOperationException",
-        "Cannot rotate by 0 degrees as this previously defaulted to rotating by a diferent amount.")
-    assert error(ctl, "LookUp", force=False, degrees=-10) == \
-        "LookUp action requires positive degree value. Invalid value used: -10"
-    assert error(ctl, "LookDown", force=False, degrees=0.05) == \
-        "LookDown action requires degree value to be a multiple of 0.1f"
-    assert error(ctl, "LookUp", force=False, degrees=40) == \
-        "can't look up beyond 30 degrees above the forward horizon"
+        "Cannot rotate by 0 degrees as this previously defaulted to rotating by a diferent amount.",
+    )
+    assert (
+        error(ctl, "LookUp", force=False, degrees=-10)
+        == "LookUp action requires positive degree value. Invalid value used: -10"
+    )
+    assert (
+        error(ctl, "LookDown", force=False, degrees=0.05)
+        == "LookDown action requires degree value to be a multiple of 0.1f"
+    )
+    assert (
+        error(ctl, "LookUp", force=False, degrees=40)
+        == "can't look up beyond 30 degrees above the forward horizon"
+    )
     assert ctl.last_event.metadata["errorCode"] == "LookDownCantExceedMin"
-    assert error(ctl, "LookDown", force=False, degrees=70) == \
-        "can't look down beyond 60 degrees below the forward horizon"
+    assert (
+        error(ctl, "LookDown", force=False, degrees=70)
+        == "can't look down beyond 60 degrees below the forward horizon"
+    )
     assert error(ctl, "Stand", force=False) == "Already standing."
     ctl.step(action="Crouch")
     assert error(ctl, "Crouch", force=False) == "Already crouching."
@@ -221,43 +260,67 @@ def test_teleport(ctl):
         return error(ctl, "Teleport", force=False, **kw)
 
     assert teleport_error(rotation={"x": 10, "y": 90, "z": 0}) == thrown(
-        "ArgumentOutOfRangeException", OUT_OF_RANGE + "No agents currently can change in pitch"
+        "ArgumentOutOfRangeException",
+        OUT_OF_RANGE + "No agents currently can change in pitch"
         " or roll. So, you must set rotation(x=0, y=yaw, z=0). You gave"
-        " (10.000000, 90.000000, 0.000000).")
+        " (10.000000, 90.000000, 0.000000).",
+    )
     assert teleport_error(horizon=80) == thrown(
         "ArgumentOutOfRangeException",
-        OUT_OF_RANGE + "Each horizon must be in [-30:60]. You gave 80.")
+        OUT_OF_RANGE + "Each horizon must be in [-30:60]. You gave 80.",
+    )
     assert teleport_error(position={"x": 50.0, "y": 0.9, "z": 0.0}) == thrown(
-        "ArgumentOutOfRangeException", OUT_OF_RANGE + "Teleport position (50.000000, 0.900000,"
-        " 0.000000) out of scene bounds! Ignore this by setting forceAction=true.")
+        "ArgumentOutOfRangeException",
+        OUT_OF_RANGE + "Teleport position (50.000000, 0.900000,"
+        " 0.000000) out of scene bounds! Ignore this by setting forceAction=true.",
+    )
     assert teleport_error(position={"x": -1.1, "y": 0.9, "z": 1.0}) == thrown(
-        "ArgumentOutOfRangeException", OUT_OF_RANGE + "Teleport position (-1.100000, 0.900000,"
-        " 1.000000) is not on the grid of size 0.25.")
+        "ArgumentOutOfRangeException",
+        OUT_OF_RANGE + "Teleport position (-1.100000, 0.900000,"
+        " 1.000000) is not on the grid of size 0.25.",
+    )
     assert teleport_error(position={"x": -1.25, "y": 0.9, "z": 1.0}) == thrown(
-        "InvalidOperationException", f"Collided with: {FRIDGE}.")
+        "InvalidOperationException", f"Collided with: {FRIDGE}."
+    )
     change = 2.0 - ctl.state.agent_height()
     assert teleport_error(position={"x": -1.0, "y": 2.0, "z": 1.0}) == thrown(
-        "InvalidOperationException", "After teleporting and adjusting agent position to floor,"
+        "InvalidOperationException",
+        "After teleporting and adjusting agent position to floor,"
         f" there was too large a change({change:.7g} > 0.05) in the y component. Consider using"
-        " `forceAction=true` if you'd like to teleport anyway.")
+        " `forceAction=true` if you'd like to teleport anyway.",
+    )
     assert ctl.step(action="Teleport", horizon=80, forceAction=True).metadata["lastActionSuccess"]
 
 
-@pytest.mark.parametrize(("kwargs", "message", "code"), [
-    ({"action": "Fly"}, "Invalid action: Fly", "InvalidAction"),
-    ({"action": "PickupObject"},
-     "action: PickupObject is missing the following arguments: objectId", "MissingArguments"),
-    ({"action": "MoveAhead", "speed": 2},
-     "\n\tAction: \"MoveAhead\" called with invalid argument: 'speed'"
-     "\n\tExpected arguments: float moveMagnitude\n\tYour arguments: 'speed'", "InvalidArgument"),
-    ({"action": "MoveAhead", "speed": 2, "pace": 1},
-     "\n\tAction: \"MoveAhead\" called with invalid arguments: 'speed', 'pace'"
-     "\n\tExpected arguments: float moveMagnitude\n\tYour arguments: 'speed', 'pace'",
-     "InvalidArgument"),
-    ({"action": "MoveAhead", "moveMagnitude": "far"},
-     "action: MoveAhead has an invalid argument: moveMagnitude (==far). Cannot convert to: float",
-     "InvalidArgument"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message", "code"),
+    [
+        ({"action": "Fly"}, "Invalid action: Fly", "InvalidAction"),
+        (
+            {"action": "PickupObject"},
+            "action: PickupObject is missing the following arguments: objectId",
+            "MissingArguments",
+        ),
+        (
+            {"action": "MoveAhead", "speed": 2},
+            "\n\tAction: \"MoveAhead\" called with invalid argument: 'speed'"
+            "\n\tExpected arguments: float moveMagnitude\n\tYour arguments: 'speed'",
+            "InvalidArgument",
+        ),
+        (
+            {"action": "MoveAhead", "speed": 2, "pace": 1},
+            "\n\tAction: \"MoveAhead\" called with invalid arguments: 'speed', 'pace'"
+            "\n\tExpected arguments: float moveMagnitude\n\tYour arguments: 'speed', 'pace'",
+            "InvalidArgument",
+        ),
+        (
+            {"action": "MoveAhead", "moveMagnitude": "far"},
+            "action: MoveAhead has an invalid argument: moveMagnitude (==far). "
+            "Cannot convert to: float",
+            "InvalidArgument",
+        ),
+    ],
+)
 def test_dispatcher_errors_raise_value_error(ctl, kwargs, message, code):
     with pytest.raises(ValueError) as info:
         ctl.step(**kwargs)
@@ -270,10 +333,12 @@ def test_dispatcher_errors_raise_value_error(ctl, kwargs, message, code):
 def test_unknown_scene_message():
     with pytest.raises(UnknownSceneError) as info:
         OfflineController("FloorPlan999")
-    head = ("\nScene 'FloorPlan999_physics' not contained in build (scene names are case"
-            " sensitive).\nPlease choose one of the following scene names:\n\n")
+    head = (
+        "\nScene 'FloorPlan999_physics' not contained in build (scene names are case"
+        " sensitive).\nPlease choose one of the following scene names:\n\n"
+    )
     assert info.value.reason.startswith(head)
-    listed = info.value.reason[len(head):].split(", ")
+    listed = info.value.reason[len(head) :].split(", ")
     assert len(listed) == 120 and listed == sorted(listed)
     assert listed[:3] == ["FloorPlan10_physics", "FloorPlan11_physics", "FloorPlan12_physics"]
     with pytest.raises(UnknownSceneError) as info:
@@ -295,12 +360,18 @@ def test_initialize_messages(ctl):
 
 
 def test_initial_random_spawn(ctl):
-    assert error(ctl, "InitialRandomSpawn", excludedReceptacles=["Spaceship"]) == \
-        "invalid Object Type used in excludedReceptacles array: Spaceship"
-    assert error(ctl, "InitialRandomSpawn", excludedObjectIds=["Apple|0|0|0"]) == \
-        "Cannot find sim object with id 'Apple|0|0|0'"
-    assert error(ctl, "InitialRandomSpawn", numPlacementAttempts=0) == \
-        "numPlacementAttempts must be a positive integer."
+    assert (
+        error(ctl, "InitialRandomSpawn", excludedReceptacles=["Spaceship"])
+        == "invalid Object Type used in excludedReceptacles array: Spaceship"
+    )
+    assert (
+        error(ctl, "InitialRandomSpawn", excludedObjectIds=["Apple|0|0|0"])
+        == "Cannot find sim object with id 'Apple|0|0|0'"
+    )
+    assert (
+        error(ctl, "InitialRandomSpawn", numPlacementAttempts=0)
+        == "numPlacementAttempts must be a positive integer."
+    )
     ok(ctl, "PickupObject", APPLE)
     meta = ok(ctl, "InitialRandomSpawn", randomSeed=3)  # THOR drops what the agent holds
     assert meta["inventoryObjects"] == []
@@ -313,13 +384,15 @@ def test_cs_float_keeps_seven_significant_digits(x):
     assert float(text) == pytest.approx(x, rel=1e-6, abs=1e-30)
 
 
-@given(st.lists(st.floats(min_value=-1e4, max_value=1e4, allow_nan=False), min_size=3,
-                max_size=3), st.integers(min_value=1, max_value=6))
+@given(
+    st.lists(st.floats(min_value=-1e4, max_value=1e4, allow_nan=False), min_size=3, max_size=3),
+    st.integers(min_value=1, max_value=6),
+)
 def test_cs_vector_format(values, digits):
     text = cs_vector(values, digits)
     parts = text[1:-1].split(", ")
     assert text[0] == "(" and text[-1] == ")" and len(parts) == 3
     for part, v in zip(parts, values, strict=True):
         assert len(part.split(".")[1]) == digits
-        assert float(part) == pytest.approx(v, abs=10.0 ** -digits)
+        assert float(part) == pytest.approx(v, abs=10.0**-digits)
         assert part != "-" + "0." + "0" * digits  # Mono prints no negative zero

@@ -63,20 +63,29 @@ def test_apple_on_plate_on_table_on_floor() -> None:
     bodies = [
         floor(),
         fixed("table", "DiningTable", (0, 0, 0), (1.2, 0.8, 0.75), moveable=True),
-        thor_body("plate", "Plate", (0.4, 0.3, 0.75), (0.65, 0.55, 0.775), pickupable=True,
-                  receptacle=True, receptacle_mode="on"),
+        thor_body(
+            "plate",
+            "Plate",
+            (0.4, 0.3, 0.75),
+            (0.65, 0.55, 0.775),
+            pickupable=True,
+            receptacle=True,
+            receptacle_mode="on",
+        ),
         thor_body("apple", "Apple", (0.48, 0.38, 0.756), (0.56, 0.46, 0.836), pickupable=True),
     ]
     assert parents(bodies) == {
-        "apple": ("on", "plate"), "plate": ("on", "table"), "table": ("on", "floor")}
+        "apple": ("on", "plate"),
+        "plate": ("on", "table"),
+        "table": ("on", "floor"),
+    }
 
 
 def test_cup_in_open_cabinet_under_countertop() -> None:
     bodies = [
         floor(),
         fixed("counter", "CounterTop", (0, 0, 0.88), (2.0, 0.6, 0.9)),
-        fixed("cabinet", "Cabinet", (0.02, 0.02, 0.1), (0.6, 0.58, 0.86), mode="in",
-              openable=True),
+        fixed("cabinet", "Cabinet", (0.02, 0.02, 0.1), (0.6, 0.58, 0.86), mode="in", openable=True),
         thor_body("cup", "Cup", (0.2, 0.2, 0.1), (0.28, 0.28, 0.2), pickupable=True),
         thor_body("mug", "Mug", (0.2, 0.2, 0.9), (0.3, 0.3, 1.0), pickupable=True),
     ]
@@ -102,19 +111,34 @@ def test_objects_on_floor_under_and_beside_furniture() -> None:
 
 def test_thin_and_rotated_objects_on_a_table() -> None:
     table = fixed("table", "Desk", (0, 0, 0), (1.0, 0.6, 0.75), moveable=True)
-    card = thor_body("card", "CreditCard", (0.2, 0.2, 0.75), (0.285, 0.255, 0.7505),
-                     pickupable=True)
+    card = thor_body(
+        "card", "CreditCard", (0.2, 0.2, 0.75), (0.285, 0.255, 0.7505), pickupable=True
+    )
     book_box = BBox3D((0.6, 0.3, 0.765), (0.3, 0.2, 0.03), yaw_quat(math.radians(30)))
-    book = body_from_object("book", ObjectObservation(
-        label="Book", bbox=book_box, attributes={"receptacle": False, "pickupable": True}))
+    book = body_from_object(
+        "book",
+        ObjectObservation(
+            label="Book", bbox=book_box, attributes={"receptacle": False, "pickupable": True}
+        ),
+    )
     assert not book.aligned and book.corners is not None
     assert parents([floor(), table, card, book]) == {
-        "card": ("on", "table"), "book": ("on", "table"), "table": ("on", "floor")}
+        "card": ("on", "table"),
+        "book": ("on", "table"),
+        "table": ("on", "floor"),
+    }
 
 
 def test_nothing_below_means_no_parent() -> None:
-    microwave = thor_body("mw", "Microwave", (0, 0, 1.6), (0.5, 0.4, 1.9), moveable=True,
-                          receptacle=True, receptacle_mode="in")
+    microwave = thor_body(
+        "mw",
+        "Microwave",
+        (0, 0, 1.6),
+        (0.5, 0.4, 1.9),
+        moveable=True,
+        receptacle=True,
+        receptacle_mode="in",
+    )
     burner = fixed("burner", "StoveBurner", (0, 0, 0.9), (0.2, 0.2, 0.93))
     assert infer_parent(microwave, [burner, floor()]) is None
 
@@ -128,13 +152,16 @@ def test_towel_hangs_from_its_holder() -> None:
 
 def test_shelves_drawers_and_their_furniture() -> None:
     unit = fixed("unit", "ShelvingUnit", (0, 0, 0), (0.8, 0.4, 1.5), moveable=True)
-    shelves = [fixed(f"shelf{i}", "Shelf", (0.02, 0.02, z), (0.78, 0.38, z + 0.4))
-               for i, z in enumerate((0.05, 0.5, 0.95))]
+    shelves = [
+        fixed(f"shelf{i}", "Shelf", (0.02, 0.02, z), (0.78, 0.38, z + 0.4))
+        for i, z in enumerate((0.05, 0.5, 0.95))
+    ]
     vase = thor_body("vase", "Vase", (0.3, 0.1, 0.5), (0.45, 0.25, 0.8), pickupable=True)
     top = thor_body("statue", "Statue", (0.3, 0.1, 1.5), (0.4, 0.2, 1.7), pickupable=True)
     dresser = fixed("dresser", "Dresser", (2, 0, 0), (3, 0.5, 0.9), moveable=True)
-    drawer = fixed("drawer", "Drawer", (2.05, 0.0, 0.7), (2.95, 0.45, 0.88), mode="in",
-                   openable=True)
+    drawer = fixed(
+        "drawer", "Drawer", (2.05, 0.0, 0.7), (2.95, 0.45, 0.88), mode="in", openable=True
+    )
     key_chain = thor_body("key", "KeyChain", (2.3, 0.1, 0.71), (2.35, 0.15, 0.73), pickupable=True)
     clock = thor_body("clock", "AlarmClock", (2.3, 0.1, 0.9), (2.4, 0.2, 1.0), pickupable=True)
     found = parents([floor(), unit, *shelves, vase, top, dresser, drawer, key_chain, clock])
@@ -160,8 +187,15 @@ def test_overlapping_slabs_prefer_the_smaller_surface() -> None:
 def test_pan_on_burner_never_cycles() -> None:
     """The pan's box swallows the burner under it; the burner must not end up in the pan."""
     burner = fixed("burner", "StoveBurner", (0, 0, 0.92), (0.2, 0.2, 0.95))
-    pan = thor_body("pan", "Pan", (-0.05, -0.05, 0.925), (0.25, 0.25, 0.99), pickupable=True,
-                    receptacle=True, receptacle_mode="in")
+    pan = thor_body(
+        "pan",
+        "Pan",
+        (-0.05, -0.05, 0.925),
+        (0.25, 0.25, 0.99),
+        pickupable=True,
+        receptacle=True,
+        receptacle_mode="in",
+    )
     counter = fixed("counter", "CounterTop", (-1, -1, 0.9), (1, 1, 0.92))
     found = parents([burner, pan, counter])
     assert found["pan"] == ("on", "burner")
@@ -179,9 +213,17 @@ def test_sources_without_attributes_use_label_defaults() -> None:
 
 def test_body_from_thor_object_uses_its_axis_aligned_box() -> None:
     oriented = BBox3D((0, 0, 0.5), (1, 0.2, 0.2), yaw_quat(0.4))
-    obj = ObjectObservation(label="Box", bbox=oriented, attributes={
-        "receptacle": True, "receptacle_mode": "in", "openable": True, "pickupable": True,
-        "aabb": [[-0.5, -0.3, 0.4], [0.5, 0.3, 0.6]]})
+    obj = ObjectObservation(
+        label="Box",
+        bbox=oriented,
+        attributes={
+            "receptacle": True,
+            "receptacle_mode": "in",
+            "openable": True,
+            "pickupable": True,
+            "aabb": [[-0.5, -0.3, 0.4], [0.5, 0.3, 0.6]],
+        },
+    )
     b = body_from_object("box", obj)
     assert b.bounds == (-0.5, -0.3, 0.4, 0.5, 0.3, 0.6)
     assert b.corners.shape == (8, 3) and b.openable and b.movable and not b.aligned
@@ -192,8 +234,16 @@ def test_body_from_thor_object_uses_its_axis_aligned_box() -> None:
 
 def test_near_pairs_are_sparse_and_skip_supports() -> None:
     table = fixed("table", "DiningTable", (0, 0, 0), (2, 1, 0.75), moveable=True)
-    cups = [thor_body(f"cup{i}", "Cup", (0.1 + 0.15 * i, 0.4, 0.75), (0.2 + 0.15 * i, 0.5, 0.85),
-                      pickupable=True) for i in range(8)]
+    cups = [
+        thor_body(
+            f"cup{i}",
+            "Cup",
+            (0.1 + 0.15 * i, 0.4, 0.75),
+            (0.2 + 0.15 * i, 0.5, 0.85),
+            pickupable=True,
+        )
+        for i in range(8)
+    ]
     far = thor_body("far", "Cup", (0.1, 5.0, 0.75), (0.2, 5.1, 0.85), pickupable=True)
     triples = infer_relations([floor(), table, *cups, far])
     near = [(a, b) for a, k, b in triples if k == "near"]
@@ -217,15 +267,29 @@ def test_grid_prefilter_finds_the_same_parents_as_a_full_scan() -> None:
 
 def test_index_add_remove_and_dependents() -> None:
     table = fixed("table", "DiningTable", (0, 0, 0), (1, 1, 0.75), moveable=True)
-    plate = thor_body("plate", "Plate", (0.4, 0.4, 0.75), (0.6, 0.6, 0.77), pickupable=True,
-                      receptacle=True, receptacle_mode="on")
+    plate = thor_body(
+        "plate",
+        "Plate",
+        (0.4, 0.4, 0.75),
+        (0.6, 0.6, 0.77),
+        pickupable=True,
+        receptacle=True,
+        receptacle_mode="on",
+    )
     apple = thor_body("apple", "Apple", (0.45, 0.45, 0.755), (0.53, 0.53, 0.83), pickupable=True)
     index = RelationIndex([table, plate, apple])
     assert infer_parent(apple, index.candidates_for(apple)) == ("on", "plate")
     assert index.dependents(plate) == ["apple"]
     assert index.dependents(apple) == []  # not a receptacle: nobody rests on it
-    moved = thor_body("plate", "Plate", (3.4, 0.4, 0.0), (3.6, 0.6, 0.02), pickupable=True,
-                      receptacle=True, receptacle_mode="on")
+    moved = thor_body(
+        "plate",
+        "Plate",
+        (3.4, 0.4, 0.0),
+        (3.6, 0.6, 0.02),
+        pickupable=True,
+        receptacle=True,
+        receptacle_mode="on",
+    )
     index.add(moved)
     assert len(index) == 3 and index.bodies["plate"] is moved
     assert infer_parent(apple, index.candidates_for(apple)) == ("on", "table")
@@ -304,16 +368,32 @@ def box_scenes(draw) -> list[Body]:
             z = base.bounds[5] - draw(st.integers(0, 2)) * GRID / 4
         else:
             x, y, z = (draw(st.integers(0, 40)) * GRID for _ in range(3))
-        bodies.append(make_body(
-            f"b{i}", "Thing", (x, y, z), (x + w, y + d, z + h),
-            receptacle=draw(st.booleans()) or i == 0,
-            receptacle_mode=draw(st.sampled_from(["in", "on"])), movable=draw(st.booleans())))
+        bodies.append(
+            make_body(
+                f"b{i}",
+                "Thing",
+                (x, y, z),
+                (x + w, y + d, z + h),
+                receptacle=draw(st.booleans()) or i == 0,
+                receptacle_mode=draw(st.sampled_from(["in", "on"])),
+                movable=draw(st.booleans()),
+            )
+        )
     return bodies
 
 
 def _moved(b: Body, d) -> Body:
-    return make_body(b.key, b.label, b.lo + d, b.hi + d, None, b.receptacle, b.receptacle_mode,
-                     b.openable, b.movable)
+    return make_body(
+        b.key,
+        b.label,
+        b.lo + d,
+        b.hi + d,
+        None,
+        b.receptacle,
+        b.receptacle_mode,
+        b.openable,
+        b.movable,
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -358,8 +438,9 @@ def _accuracy(scenes) -> tuple[float, float]:
 
 def test_real_scenes_sample_reaches_the_targets() -> None:
     """The first three scenes of each room type (no choice made on results)."""
-    precision, recall = _accuracy([f"FloorPlan{n + k}" for n in (1, 201, 301, 401)
-                                   for k in range(3)])
+    precision, recall = _accuracy(
+        [f"FloorPlan{n + k}" for n in (1, 201, 301, 401) for k in range(3)]
+    )
     assert precision >= 0.93 and recall >= 0.88
 
 

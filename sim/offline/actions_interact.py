@@ -19,9 +19,14 @@ from sim.offline.state import Outcome, SceneState, Settings, fail
 
 # Slice products per sliceable type: (child type, number of pieces). Cookable children per the
 # vendored type table's documented properties (BreadSliced, PotatoSliced, EggCracked).
-SLICES = {"Apple": ("AppleSliced", 8), "Bread": ("BreadSliced", 10),
-          "Lettuce": ("LettuceSliced", 7), "Tomato": ("TomatoSliced", 7),
-          "Potato": ("PotatoSliced", 8), "Egg": ("EggCracked", 1)}
+SLICES = {
+    "Apple": ("AppleSliced", 8),
+    "Bread": ("BreadSliced", 10),
+    "Lettuce": ("LettuceSliced", 7),
+    "Tomato": ("TomatoSliced", 7),
+    "Potato": ("PotatoSliced", 8),
+    "Egg": ("EggCracked", 1),
+}
 COOKABLE_SLICES = frozenset({"BreadSliced", "PotatoSliced", "EggCracked"})
 KNIVES = frozenset({"Knife", "ButterKnife"})
 MUST_BE_OFF_TO_OPEN = frozenset({"Microwave"})  # CanOpen_Object.MustBeOffToOpen
@@ -45,8 +50,9 @@ def _lacks(obj: dict[str, Any], flag: str, refusal: str | msg.Thrown) -> Outcome
     return None if obj.get(flag) else fail(refusal.format(oid=obj["objectId"], name=obj["name"]))
 
 
-def _capable(state: SceneState, args: dict[str, Any], flag: str,
-             refusal: str | msg.Thrown) -> tuple[dict[str, Any], Outcome | None]:
+def _capable(
+    state: SceneState, args: dict[str, Any], flag: str, refusal: str | msg.Thrown
+) -> tuple[dict[str, Any], Outcome | None]:
     """The target object and, when it is missing, invisible or lacks `flag`, THOR's refusal."""
     oid, err = _target(state, args)
     if err:
@@ -195,18 +201,31 @@ def _slice_pieces(state: SceneState, oid: str) -> list[dict[str, Any]]:
         plo[0], phi[0] = edges[k], edges[k + 1]
         box = box_dict(plo, phi)
         centre = (plo + phi) / 2
-        pieces.append({
-            **parent, "name": f"{child_type}_{k}", "objectType": child_type,
-            "objectId": f"{oid}|{child_type}_{k}",
-            "position": {"x": float(centre[0]), "y": float(state.pos[i][1]),
-                         "z": float(centre[2])},
-            "axisAlignedBoundingBox": box,
-            "objectOrientedBoundingBox": {"cornerPoints": box["cornerPoints"]},
-            "sliceable": False, "isSliced": False, "pickupable": True, "isPickedUp": False,
-            "breakable": False, "receptacle": False, "receptacleObjectIds": None,
-            "cookable": child_type in COOKABLE_SLICES, "parentReceptacles": None,
-            "mass": float(parent.get("mass") or 0.0) / n,
-        })
+        pieces.append(
+            {
+                **parent,
+                "name": f"{child_type}_{k}",
+                "objectType": child_type,
+                "objectId": f"{oid}|{child_type}_{k}",
+                "position": {
+                    "x": float(centre[0]),
+                    "y": float(state.pos[i][1]),
+                    "z": float(centre[2]),
+                },
+                "axisAlignedBoundingBox": box,
+                "objectOrientedBoundingBox": {"cornerPoints": box["cornerPoints"]},
+                "sliceable": False,
+                "isSliced": False,
+                "pickupable": True,
+                "isPickedUp": False,
+                "breakable": False,
+                "receptacle": False,
+                "receptacleObjectIds": None,
+                "cookable": child_type in COOKABLE_SLICES,
+                "parentReceptacles": None,
+                "mass": float(parent.get("mass") or 0.0) / n,
+            }
+        )
     return pieces
 
 
@@ -249,8 +268,11 @@ def cook(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
 
 
 def _set_dirty(state: SceneState, args: dict[str, Any], dirty: bool) -> Outcome:
-    refusal, done = ((msg.NOT_DIRTYABLE_DIRTY, msg.ALREADY_DIRTY) if dirty
-                     else (msg.NOT_DIRTYABLE_CLEAN, msg.ALREADY_CLEAN))
+    refusal, done = (
+        (msg.NOT_DIRTYABLE_DIRTY, msg.ALREADY_DIRTY)
+        if dirty
+        else (msg.NOT_DIRTYABLE_CLEAN, msg.ALREADY_CLEAN)
+    )
     obj, err = _capable(state, args, "dirtyable", refusal)
     if err:
         return err

@@ -28,14 +28,16 @@ def _obstacle(state: SceneState, xz: np.ndarray) -> dict[str, Any] | None:
     gap = np.maximum(np.maximum(state.lo[:, [0, 2]] - xz, xz - state.hi[:, [0, 2]]), 0.0)
     dist = np.linalg.norm(gap, axis=1)
     tall = (state.hi[:, 1] > state.floor_top + 0.05) & (state.lo[:, 1] < top)
-    dist = np.where(tall & (np.arange(len(dist)) != state.row.get(state.floor_id, -1)), dist,
-                    np.inf)
+    dist = np.where(
+        tall & (np.arange(len(dist)) != state.row.get(state.floor_id, -1)), dist, np.inf
+    )
     i = int(np.argmin(dist))
     return state.objects[state.ids[i]] if dist[i] <= BLOCKER_REACH else None
 
 
-def _move(state: SceneState, cfg: Settings, args: dict[str, Any], right: float,
-          ahead: float) -> Outcome:
+def _move(
+    state: SceneState, cfg: Settings, args: dict[str, Any], right: float, ahead: float
+) -> Outcome:
     magnitude = args.get("moveMagnitude")
     if magnitude is None:
         magnitude = cfg.grid_size
@@ -46,9 +48,13 @@ def _move(state: SceneState, cfg: Settings, args: dict[str, Any], right: float,
     end = start + d
     if not state.grid.path_clear(start, end):
         blocker = _obstacle(state, end)
-        return fail(msg.BLOCKED.format(
-            name=STRUCTURE if blocker is None else blocker["name"], agent=0,
-            offset=msg.cs_vector((d[0], 0.0, d[1]), 4)))
+        return fail(
+            msg.BLOCKED.format(
+                name=STRUCTURE if blocker is None else blocker["name"],
+                agent=0,
+                offset=msg.cs_vector((d[0], 0.0, d[1]), 4),
+            )
+        )
     state.agent.position = np.array((end[0], state.agent.position[1], end[1]))
     state.place_held_in_hand()
     return Outcome()
@@ -105,8 +111,7 @@ def _look(state: SceneState, action: str, args: dict[str, Any], sign: float) -> 
     if horizon < -MAX_UP - 1e-6:
         return fail(msg.LOOK_UP_LIMIT.format(limit=msg.cs_float(MAX_UP)), msg.LOOK_ERROR_CODE)
     if horizon > MAX_DOWN + 1e-6:
-        return fail(msg.LOOK_DOWN_LIMIT.format(limit=msg.cs_float(MAX_DOWN)),
-                    msg.LOOK_ERROR_CODE)
+        return fail(msg.LOOK_DOWN_LIMIT.format(limit=msg.cs_float(MAX_DOWN)), msg.LOOK_ERROR_CODE)
     state.agent.horizon = float(horizon)
     state.place_held_in_hand()
     return Outcome()
@@ -140,15 +145,22 @@ def stand(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     return _set_standing(state, True)
 
 
-def _teleport_error(state: SceneState, cfg: Settings, pos: np.ndarray, rot: dict[str, float],
-                    horizon: float, moved: bool) -> str | None:
+def _teleport_error(
+    state: SceneState,
+    cfg: Settings,
+    pos: np.ndarray,
+    rot: dict[str, float],
+    horizon: float,
+    moved: bool,
+) -> str | None:
     """BaseFPSAgentController.teleportFull's checks, in its order (all skipped by forceAction)."""
     if abs(rot.get("x", 0.0)) >= 1e-2 or abs(rot.get("z", 0.0)) >= 1e-2:
         angles = (rot.get("x", 0.0), rot["y"], rot.get("z", 0.0))
         return msg.PITCH_OR_ROLL.format(rotation=msg.cs_vector(angles, 6))
     if not -MAX_UP <= horizon <= MAX_DOWN:
-        return msg.HORIZON_RANGE.format(low=msg.cs_float(-MAX_UP), high=msg.cs_float(MAX_DOWN),
-                                        horizon=msg.cs_float(horizon))
+        return msg.HORIZON_RANGE.format(
+            low=msg.cs_float(-MAX_UP), high=msg.cs_float(MAX_DOWN), horizon=msg.cs_float(horizon)
+        )
     where = msg.cs_vector(pos, 6)
     if np.any(pos < state.bounds_lo) or np.any(pos > state.bounds_hi):
         return msg.TELEPORT_OUT_OF_BOUNDS.format(position=where)
@@ -157,8 +169,7 @@ def _teleport_error(state: SceneState, cfg: Settings, pos: np.ndarray, rot: dict
         return msg.TELEPORT_OFF_GRID.format(position=where, grid=msg.cs_float(cfg.grid_size))
     if not state.grid.contains(pos[[0, 2]])[0]:
         blocker = _obstacle(state, pos[[0, 2]])
-        return msg.COLLIDED_WITH.format(
-            name=STRUCTURE if blocker is None else blocker["objectId"])
+        return msg.COLLIDED_WITH.format(name=STRUCTURE if blocker is None else blocker["objectId"])
     change = abs(pos[1] - state.agent_height())
     if moved and change > MAX_GROUND_CHANGE:
         return msg.NOT_NEAR_GROUND.format(change=msg.cs_float(change))

@@ -34,73 +34,145 @@ from sim.scenes import SCENE_RE, reachable_positions, scene_names, scene_objects
 Handler = Callable[[SceneState, Settings, dict[str, Any]], Outcome]
 
 INIT_PARAMS = {
-    "gridSize": "number", "visibilityDistance": "number", "fieldOfView": "number",
-    "width": "int", "height": "int", "rotateStepDegrees": "number", "snapToGrid": "bool",
-    "agentMode": "str", "agentType": "str", "continuous": "bool", "makeAgentsVisible": "bool",
-    "renderNormalsImage": "bool", "renderFlowImage": "bool", "quality": "str",
-    "fastActionEmit": "bool", "autoSimulation": "bool", "server_class": "any",
+    "gridSize": "number",
+    "visibilityDistance": "number",
+    "fieldOfView": "number",
+    "width": "int",
+    "height": "int",
+    "rotateStepDegrees": "number",
+    "snapToGrid": "bool",
+    "agentMode": "str",
+    "agentType": "str",
+    "continuous": "bool",
+    "makeAgentsVisible": "bool",
+    "renderNormalsImage": "bool",
+    "renderFlowImage": "bool",
+    "quality": "str",
+    "fastActionEmit": "bool",
+    "autoSimulation": "bool",
+    "server_class": "any",
 }
 # camelCase Initialize argument -> Settings field.
-SETTING_OF = {"gridSize": "grid_size", "visibilityDistance": "visibility_distance",
-              "fieldOfView": "field_of_view", "width": "width", "height": "height",
-              "rotateStepDegrees": "rotate_step_degrees", "renderDepthImage": "render_depth_image",
-              "renderInstanceSegmentation": "render_instance_segmentation",
-              "snapToGrid": "snap_to_grid"}
-SNAKE_ALIASES = {"grid_size": "gridSize", "visibility_distance": "visibilityDistance",
-                 "field_of_view": "fieldOfView", "render_depth_image": "renderDepthImage",
-                 "render_instance_segmentation": "renderInstanceSegmentation",
-                 "rotate_step_degrees": "rotateStepDegrees"}
+SETTING_OF = {
+    "gridSize": "grid_size",
+    "visibilityDistance": "visibility_distance",
+    "fieldOfView": "field_of_view",
+    "width": "width",
+    "height": "height",
+    "rotateStepDegrees": "rotate_step_degrees",
+    "renderDepthImage": "render_depth_image",
+    "renderInstanceSegmentation": "render_instance_segmentation",
+    "snapToGrid": "snap_to_grid",
+}
+SNAKE_ALIASES = {
+    "grid_size": "gridSize",
+    "visibility_distance": "visibilityDistance",
+    "field_of_view": "fieldOfView",
+    "render_depth_image": "renderDepthImage",
+    "render_instance_segmentation": "renderInstanceSegmentation",
+    "rotate_step_degrees": "rotateStepDegrees",
+}
 
 _OBJ = Spec({"objectId": "str"}, frozenset({"objectId"}))
 _MOVE = Spec({"moveMagnitude": "number"})
 _TURN = Spec({"degrees": "number"})
 _TELEPORT = {"position": "vec3", "rotation": "rotation", "horizon": "number", "standing": "bool"}
-_SPAWN = Spec({"randomSeed": "int", "forceVisible": "bool", "numPlacementAttempts": "int",
-               "placeStationary": "bool", "numDuplicatesOfType": "any",
-               "excludedReceptacles": "strlist", "excludedObjectIds": "strlist"})
+_SPAWN = Spec(
+    {
+        "randomSeed": "int",
+        "forceVisible": "bool",
+        "numPlacementAttempts": "int",
+        "placeStationary": "bool",
+        "numDuplicatesOfType": "any",
+        "excludedReceptacles": "strlist",
+        "excludedObjectIds": "strlist",
+    }
+)
 
 ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     "Initialize": (None, Spec(INIT_PARAMS)),
-    "MoveAhead": (nav.move_ahead, _MOVE), "MoveBack": (nav.move_back, _MOVE),
-    "MoveLeft": (nav.move_left, _MOVE), "MoveRight": (nav.move_right, _MOVE),
-    "RotateLeft": (nav.rotate_left, _TURN), "RotateRight": (nav.rotate_right, _TURN),
-    "LookUp": (nav.look_up, _TURN), "LookDown": (nav.look_down, _TURN),
-    "Crouch": (nav.crouch, Spec()), "Stand": (nav.stand, Spec()),
+    "MoveAhead": (nav.move_ahead, _MOVE),
+    "MoveBack": (nav.move_back, _MOVE),
+    "MoveLeft": (nav.move_left, _MOVE),
+    "MoveRight": (nav.move_right, _MOVE),
+    "RotateLeft": (nav.rotate_left, _TURN),
+    "RotateRight": (nav.rotate_right, _TURN),
+    "LookUp": (nav.look_up, _TURN),
+    "LookDown": (nav.look_down, _TURN),
+    "Crouch": (nav.crouch, Spec()),
+    "Stand": (nav.stand, Spec()),
     "Teleport": (nav.teleport, Spec(_TELEPORT)),
     "TeleportFull": (nav.teleport, Spec(_TELEPORT, frozenset(_TELEPORT))),
     "GetReachablePositions": (nav.get_reachable_positions, Spec()),
-    "Pass": (nav.no_op, Spec()), "Done": (nav.no_op, Spec()),
-    "PickupObject": (act.pickup, Spec({"objectId": "str", "manualInteract": "bool"},
-                                      frozenset({"objectId"}))),
+    "Pass": (nav.no_op, Spec()),
+    "Done": (nav.no_op, Spec()),
+    "PickupObject": (
+        act.pickup,
+        Spec({"objectId": "str", "manualInteract": "bool"}, frozenset({"objectId"})),
+    ),
     "DropHeldObject": (act.drop, Spec({"autoSimulation": "bool"})),
-    "PutObject": (act.put, Spec({"objectId": "str", "placeStationary": "bool",
-                                 "putNearXY": "bool"}, frozenset({"objectId"}))),
+    "PutObject": (
+        act.put,
+        Spec(
+            {"objectId": "str", "placeStationary": "bool", "putNearXY": "bool"},
+            frozenset({"objectId"}),
+        ),
+    ),
     "DropHandObject": (act.drop, Spec({"autoSimulation": "bool"})),
-    "OpenObject": (act.open_object, Spec({"objectId": "str", "openness": "number"},
-                                         frozenset({"objectId"}))),
+    "OpenObject": (
+        act.open_object,
+        Spec({"objectId": "str", "openness": "number"}, frozenset({"objectId"})),
+    ),
     "CloseObject": (act.close_object, _OBJ),
-    "ToggleObjectOn": (act.toggle_on, _OBJ), "ToggleObjectOff": (act.toggle_off, _OBJ),
-    "SliceObject": (act.slice_object, _OBJ), "CookObject": (act.cook, _OBJ),
-    "CleanObject": (act.clean, _OBJ), "DirtyObject": (act.dirty, _OBJ),
-    "FillObjectWithLiquid": (act.fill, Spec({"objectId": "str", "fillLiquid": "str"},
-                                            frozenset({"objectId"}))),
-    "EmptyLiquidFromObject": (act.empty, _OBJ), "BreakObject": (act.break_object, _OBJ),
+    "ToggleObjectOn": (act.toggle_on, _OBJ),
+    "ToggleObjectOff": (act.toggle_off, _OBJ),
+    "SliceObject": (act.slice_object, _OBJ),
+    "CookObject": (act.cook, _OBJ),
+    "CleanObject": (act.clean, _OBJ),
+    "DirtyObject": (act.dirty, _OBJ),
+    "FillObjectWithLiquid": (
+        act.fill,
+        Spec({"objectId": "str", "fillLiquid": "str"}, frozenset({"objectId"})),
+    ),
+    "EmptyLiquidFromObject": (act.empty, _OBJ),
+    "BreakObject": (act.break_object, _OBJ),
     "InitialRandomSpawn": (None, _SPAWN),
 }
-NAVIGATION = frozenset({"MoveAhead", "MoveBack", "MoveLeft", "MoveRight", "RotateLeft",
-                        "RotateRight", "LookUp", "LookDown", "Crouch", "Stand", "Teleport",
-                        "TeleportFull", "GetReachablePositions", "Pass", "Done"})
+NAVIGATION = frozenset(
+    {
+        "MoveAhead",
+        "MoveBack",
+        "MoveLeft",
+        "MoveRight",
+        "RotateLeft",
+        "RotateRight",
+        "LookUp",
+        "LookDown",
+        "Crouch",
+        "Stand",
+        "Teleport",
+        "TeleportFull",
+        "GetReachablePositions",
+        "Pass",
+        "Done",
+    }
+)
 
 
 def normalize_scene(scene: Any) -> str:
-    """"FloorPlan1" for "FloorPlan1" / "FloorPlan1_physics"; `UnknownSceneError` (with
+    """ "FloorPlan1" for "FloorPlan1" / "FloorPlan1_physics"; `UnknownSceneError` (with
     ai2thor's message, which names the scene as ai2thor normalises it) otherwise."""
     m = SCENE_RE.match(scene) if isinstance(scene, str) else None
     name = f"FloorPlan{m.group(1)}" if m else None
     if name not in scene_names():
         shown = f"{scene}_physics" if re.fullmatch(r"FloorPlan[0-9]+", str(scene)) else scene
-        raise UnknownSceneError("scene", scene, msg.UNKNOWN_SCENE.format(
-            scene=shown, scenes=", ".join(sorted(f"{n}_physics" for n in scene_names()))))
+        raise UnknownSceneError(
+            "scene",
+            scene,
+            msg.UNKNOWN_SCENE.format(
+                scene=shown, scenes=", ".join(sorted(f"{n}_physics" for n in scene_names()))
+            ),
+        )
     return name
 
 
@@ -121,15 +193,29 @@ def _init_error(key: str, value: Any) -> str | None:
 class OfflineController:
     """THOR-compatible controller over the vendored iTHOR scenes (no Unity, no network)."""
 
-    def __init__(self, scene: str = "FloorPlan1", grid_size: float = 0.25,
-                 visibility_distance: float = 1.5, field_of_view: float = 90,
-                 width: int = 300, height: int = 300, render_depth_image: bool = False,
-                 render_instance_segmentation: bool = False, seed: int = 0,
-                 slice_requires_knife: bool = True, **kw: Any) -> None:
-        init = {"gridSize": grid_size, "visibilityDistance": visibility_distance,
-                "fieldOfView": field_of_view, "width": width, "height": height,
-                "renderDepthImage": render_depth_image,
-                "renderInstanceSegmentation": render_instance_segmentation}
+    def __init__(
+        self,
+        scene: str = "FloorPlan1",
+        grid_size: float = 0.25,
+        visibility_distance: float = 1.5,
+        field_of_view: float = 90,
+        width: int = 300,
+        height: int = 300,
+        render_depth_image: bool = False,
+        render_instance_segmentation: bool = False,
+        seed: int = 0,
+        slice_requires_knife: bool = True,
+        **kw: Any,
+    ) -> None:
+        init = {
+            "gridSize": grid_size,
+            "visibilityDistance": visibility_distance,
+            "fieldOfView": field_of_view,
+            "width": width,
+            "height": height,
+            "renderDepthImage": render_depth_image,
+            "renderInstanceSegmentation": render_instance_segmentation,
+        }
         init.update({SNAKE_ALIASES.get(k, k): v for k, v in kw.items()})
         self.settings = Settings(slice_requires_knife=bool(slice_requires_knife))
         self.seed = seed
@@ -143,16 +229,24 @@ class OfflineController:
     def from_metadata(cls, metadata: Mapping[str, Any], **kw: Any) -> OfflineController:
         """A controller whose scene, objects, agent pose and hand are those of a recorded event;
         `kw` are constructor arguments (the recorded fov and screen size are the defaults)."""
-        init = {"field_of_view": metadata.get("fov", 90), "width": metadata.get("screenWidth", 300),
-                "height": metadata.get("screenHeight", 300), **kw}
+        init = {
+            "field_of_view": metadata.get("fov", 90),
+            "width": metadata.get("screenWidth", 300),
+            "height": metadata.get("screenHeight", 300),
+            **kw,
+        }
         ctl = cls(metadata["sceneName"], **init)
         ctl.reset(metadata["sceneName"], objects=metadata["objects"], agent=metadata["agent"])
         return ctl
 
     # --- lifecycle ------------------------------------------------------------------------
-    def reset(self, scene: str | None = None, objects: Sequence[Mapping[str, Any]] |
-              Mapping[str, Mapping[str, Any]] | None = None,
-              agent: Mapping[str, Any] | None = None, **init_params: Any) -> Event:
+    def reset(
+        self,
+        scene: str | None = None,
+        objects: Sequence[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None = None,
+        agent: Mapping[str, Any] | None = None,
+        **init_params: Any,
+    ) -> Event:
         """Load a scene (default: the current one) and run Initialize with `init_params`.
 
         `objects` (a list of THOR object dicts or a dict keyed by objectId) and `agent` (a THOR
@@ -161,15 +255,24 @@ class OfflineController:
         name = normalize_scene(scene if scene is not None else self.scene)
         params = {**self._init_params, **init_params}
         parse("Initialize", ACTIONS["Initialize"][1], params)
-        objs = scene_objects(name) if objects is None else (
-            {o["objectId"]: dict(o) for o in objects} if not isinstance(objects, Mapping)
-            else {k: dict(v) for k, v in objects.items()})
+        objs = (
+            scene_objects(name)
+            if objects is None
+            else (
+                {o["objectId"]: dict(o) for o in objects}
+                if not isinstance(objects, Mapping)
+                else {k: dict(v) for k, v in objects.items()}
+            )
+        )
         held = next((k for k, o in objs.items() if o.get("isPickedUp")), None)
         start = None
         if agent is not None:
-            start = Agent(xyz(agent["position"]), yaw=float(agent["rotation"]["y"]),
-                          horizon=float(agent.get("cameraHorizon", 0.0)),
-                          standing=bool(agent.get("isStanding", True)))
+            start = Agent(
+                xyz(agent["position"]),
+                yaw=float(agent["rotation"]["y"]),
+                horizon=float(agent.get("cameraHorizon", 0.0)),
+                standing=bool(agent.get("isStanding", True)),
+            )
         self.state = SceneState(name, objs, reachable_positions(name), start, held, self.seed)
         self.scene = name
         self._basins = faucet_basins(self.state)
@@ -193,8 +296,9 @@ class OfflineController:
         entry = ACTIONS.get(name) if isinstance(name, str) else None
         try:
             if entry is None:
-                raise InvalidActionError("action", name, msg.INVALID_ACTION.format(action=name),
-                                         code="InvalidAction")
+                raise InvalidActionError(
+                    "action", name, msg.INVALID_ACTION.format(action=name), code="InvalidAction"
+                )
             handler, spec = entry
             parsed = parse(name, spec, args)
             outcome = self._run(name, handler, parsed)
@@ -252,17 +356,27 @@ class OfflineController:
         agent = state.agent
         self._time += 1.0
         camera = agent.camera()
-        mask = visible_mask(camera, agent.yaw, agent.horizon, cfg.field_of_view,
-                            cfg.width / cfg.height, cfg.visibility_distance, state.lo, state.hi,
-                            state.samples())
+        mask = visible_mask(
+            camera,
+            agent.yaw,
+            agent.horizon,
+            cfg.field_of_view,
+            cfg.width / cfg.height,
+            cfg.visibility_distance,
+            state.lo,
+            state.hi,
+            state.samples(),
+        )
         mask &= ~state.hidden()
         if state.held is not None:
             mask[state.row[state.held]] = True
         dist = np.linalg.norm(state.pos - agent.position, axis=1).tolist()
         flags = mask.tolist()
         state.visible = {k for k, v in zip(state.ids, flags, strict=True) if v}
-        objects = [{**state.objects[k], "visible": v, "isInteractable": v, "distance": d}
-                   for k, v, d in zip(state.ids, flags, dist, strict=True)]
+        objects = [
+            {**state.objects[k], "visible": v, "isInteractable": v, "distance": d}
+            for k, v, d in zip(state.ids, flags, dist, strict=True)
+        ]
         meta = build_metadata(state, cfg, name, outcome, code, objects, self._time)
         event = Event(meta)
         if cfg.render_depth_image or cfg.render_instance_segmentation:
@@ -274,16 +388,26 @@ class OfflineController:
         if self._room is None:
             self._room = room_bounds(list(state.objects.values()))
         hidden = state.hidden()
-        drawn = [o for i, o in enumerate(objects)
-                 if not hidden[i] and state.ids[i] != state.held]
-        res = render_frames(drawn, self._room[0], self._room[1],
-                            event.metadata["cameraPosition"], state.agent.yaw,
-                            state.agent.horizon, cfg.field_of_view, cfg.width, cfg.height,
-                            depth=cfg.render_depth_image, segmentation=True)
+        drawn = [o for i, o in enumerate(objects) if not hidden[i] and state.ids[i] != state.held]
+        res = render_frames(
+            drawn,
+            self._room[0],
+            self._room[1],
+            event.metadata["cameraPosition"],
+            state.agent.yaw,
+            state.agent.horizon,
+            cfg.field_of_view,
+            cfg.width,
+            cfg.height,
+            depth=cfg.render_depth_image,
+            segmentation=True,
+        )
         event.frame = res.instance_segmentation_frame
         event.depth_frame = res.depth_frame
         if cfg.render_instance_segmentation:
-            event.set_segmentation(res.instance_segmentation_frame, res.color_to_object_id,
-                                   res.object_id_to_color)
-            event.metadata["colors"] = [{"name": k, "color": list(c)}
-                                        for k, c in res.object_id_to_color.items()]
+            event.set_segmentation(
+                res.instance_segmentation_frame, res.color_to_object_id, res.object_id_to_color
+            )
+            event.metadata["colors"] = [
+                {"name": k, "color": list(c)} for k, c in res.object_id_to_color.items()
+            ]

@@ -39,16 +39,25 @@ class Event:
 
     def __repr__(self) -> str:
         m = self.metadata
-        return (f"<sim.offline.Event lastAction={m['lastAction']!r} "
-                f"lastActionSuccess={m['lastActionSuccess']} errorMessage={m['errorMessage']!r}>")
+        return (
+            f"<sim.offline.Event lastAction={m['lastAction']!r} "
+            f"lastActionSuccess={m['lastActionSuccess']} errorMessage={m['errorMessage']!r}>"
+        )
 
-    def set_segmentation(self, frame: np.ndarray, color_to_id: dict[tuple[int, int, int], str],
-                         id_to_color: dict[str, tuple[int, int, int]]) -> None:
+    def set_segmentation(
+        self,
+        frame: np.ndarray,
+        color_to_id: dict[tuple[int, int, int], str],
+        id_to_color: dict[str, tuple[int, int, int]],
+    ) -> None:
         """Attach an instance-segmentation frame with masks and 2D boxes per object id."""
         self.instance_segmentation_frame = frame
         self.color_to_object_id, self.object_id_to_color = color_to_id, id_to_color
-        keys = frame[..., 0].astype(np.int64) << 16 | frame[..., 1].astype(np.int64) << 8 \
+        keys = (
+            frame[..., 0].astype(np.int64) << 16
+            | frame[..., 1].astype(np.int64) << 8
             | frame[..., 2].astype(np.int64)
+        )
         present, inverse = np.unique(keys, return_inverse=True)
         inverse = inverse.reshape(keys.shape)
         masks, boxes = {}, {}
@@ -65,14 +74,25 @@ class Event:
 
 def _agent_dict(state: SceneState) -> dict[str, Any]:
     a = state.agent
-    return {"name": "agent", "position": as_dict(a.position),
-            "rotation": {"x": 0.0, "y": a.yaw, "z": 0.0}, "cameraHorizon": a.horizon,
-            "isStanding": a.standing, "inHighFrictionArea": False}
+    return {
+        "name": "agent",
+        "position": as_dict(a.position),
+        "rotation": {"x": 0.0, "y": a.yaw, "z": 0.0},
+        "cameraHorizon": a.horizon,
+        "isStanding": a.standing,
+        "inHighFrictionArea": False,
+    }
 
 
-def build_metadata(state: SceneState, cfg: Settings, action: str, outcome: Outcome,
-                   error_code: str | None, objects: list[dict[str, Any]],
-                   time: float) -> dict[str, Any]:
+def build_metadata(
+    state: SceneState,
+    cfg: Settings,
+    action: str,
+    outcome: Outcome,
+    error_code: str | None,
+    objects: list[dict[str, Any]],
+    time: float,
+) -> dict[str, Any]:
     """Full ai2thor 5.0.0 event metadata for the current state."""
     a = state.agent
     camera = a.camera()
@@ -94,8 +114,11 @@ def build_metadata(state: SceneState, cfg: Settings, action: str, outcome: Outco
         "thirdPartyCameras": [],
         "collided": False,
         "collidedObjects": [],
-        "inventoryObjects": ([] if held is None else [
-            {"objectId": held, "objectType": state.objects[held]["objectType"]}]),
+        "inventoryObjects": (
+            []
+            if held is None
+            else [{"objectId": held, "objectType": state.objects[held]["objectType"]}]
+        ),
         "sceneName": f"{state.scene}_physics",
         "lastAction": action,
         "errorMessage": outcome.error,

@@ -18,8 +18,17 @@ import numpy as np
 
 from sim.offline.controller import OfflineController
 
-STATE_FIELDS = ("isPickedUp", "isOpen", "isToggled", "isSliced", "isCooked", "isDirty",
-                "isFilledWithLiquid", "temperature", "parentReceptacles")
+STATE_FIELDS = (
+    "isPickedUp",
+    "isOpen",
+    "isToggled",
+    "isSliced",
+    "isCooked",
+    "isDirty",
+    "isFilledWithLiquid",
+    "temperature",
+    "parentReceptacles",
+)
 POSITION_TOLERANCE = 0.3  # metres
 MOVED = 0.01  # metres: a real displacement above this counts as a move
 
@@ -50,16 +59,24 @@ def _same(name: str, a: Any, b: Any) -> bool:
     return a == b
 
 
-def _compare(before: Mapping[str, Any], real: Mapping[str, Any], sim: Mapping[str, Any],
-             step: int, out: Agreement) -> None:
+def _compare(
+    before: Mapping[str, Any],
+    real: Mapping[str, Any],
+    sim: Mapping[str, Any],
+    step: int,
+    out: Agreement,
+) -> None:
     def check(what: str, ok: bool) -> None:
         out.compared += 1
         out.equal += ok
         if not ok:
             out.mismatches.append(f"step {step}: {what}")
 
-    check(f"lastActionSuccess real={real['lastActionSuccess']} sim={sim['lastActionSuccess']} "
-          f"({sim['errorMessage']})", real["lastActionSuccess"] == sim["lastActionSuccess"])
+    check(
+        f"lastActionSuccess real={real['lastActionSuccess']} sim={sim['lastActionSuccess']} "
+        f"({sim['errorMessage']})",
+        real["lastActionSuccess"] == sim["lastActionSuccess"],
+    )
     prev = {o["objectId"]: o for o in before["objects"]}
     mine = {o["objectId"]: o for o in sim["objects"]}
     for o in real["objects"]:
@@ -70,8 +87,10 @@ def _compare(before: Mapping[str, Any], real: Mapping[str, Any], sim: Mapping[st
         for name in STATE_FIELDS:
             if not _same(name, old[name], o[name]):
                 got = None if new is None else new[name]
-                check(f"{oid}.{name} real={o[name]} sim={got}",
-                      new is not None and _same(name, got, o[name]))
+                check(
+                    f"{oid}.{name} real={o[name]} sim={got}",
+                    new is not None and _same(name, got, o[name]),
+                )
         if np.linalg.norm(_pos(o) - _pos(old)) > MOVED:
             err = np.inf if new is None else float(np.linalg.norm(_pos(new) - _pos(o)))
             check(f"{oid}.position off by {err:.2f} m", err <= POSITION_TOLERANCE)

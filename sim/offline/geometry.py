@@ -40,8 +40,9 @@ def camera_axes(yaw_deg: float, horizon_deg: float) -> tuple[np.ndarray, np.ndar
 def planar_direction(yaw_deg: float, right: float, ahead: float) -> np.ndarray:
     """Horizontal THOR (x, z) displacement for `ahead` metres forward and `right` to the right."""
     t = math.radians(yaw_deg)
-    return np.array((ahead * math.sin(t) + right * math.cos(t),
-                     ahead * math.cos(t) - right * math.sin(t)))
+    return np.array(
+        (ahead * math.sin(t) + right * math.cos(t), ahead * math.cos(t) - right * math.sin(t))
+    )
 
 
 def hand_position(camera: np.ndarray, yaw_deg: float, horizon_deg: float) -> np.ndarray:
@@ -82,5 +83,8 @@ def translated(obj: Mapping[str, Any], delta: np.ndarray) -> dict[str, Any]:
 def box_dict(lo: np.ndarray, hi: np.ndarray) -> dict[str, Any]:
     """A THOR axisAlignedBoundingBox dict for the box [lo, hi]."""
     corners = [[x, y, z] for x in (hi[0], lo[0]) for y in (hi[1], lo[1]) for z in (hi[2], lo[2])]
-    return {"cornerPoints": np.asarray(corners, dtype=float).tolist(),
-            "center": as_dict((lo + hi) / 2), "size": as_dict(hi - lo)}
+    return {
+        "cornerPoints": np.asarray(corners, dtype=float).tolist(),
+        "center": as_dict((lo + hi) / 2),
+        "size": as_dict(hi - lo),
+    }

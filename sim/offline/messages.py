@@ -42,9 +42,10 @@ class Thrown:
 
 def out_of_range(template: str) -> Thrown:
     """`throw new ArgumentOutOfRangeException(template)`: the text lands in 'Parameter name'."""
-    return Thrown("ArgumentOutOfRangeException",
-                  "Specified argument was out of the range of valid values.\nParameter name: "
-                  + template)
+    return Thrown(
+        "ArgumentOutOfRangeException",
+        "Specified argument was out of the range of valid values.\nParameter name: " + template,
+    )
 
 
 def cs_float(value: float) -> str:
@@ -59,14 +60,20 @@ def cs_vector(values: Sequence[float], digits: int) -> str:
 
 
 # --- py: Controller.reset / ai2thor action dispatch (B.ProcessControlCommand) ------------------
-UNKNOWN_SCENE = ("\nScene '{scene}' not contained in build (scene names are case sensitive)."
-                 "\nPlease choose one of the following scene names:\n\n{scenes}")  # py reset
+UNKNOWN_SCENE = (
+    "\nScene '{scene}' not contained in build (scene names are case sensitive)."
+    "\nPlease choose one of the following scene names:\n\n{scenes}"
+)  # py reset
 INVALID_ACTION = "Invalid action: {action}"  # B.ProcessControlCommand, InvalidActionException
 MISSING_ARGUMENTS = "action: {action} is missing the following arguments: {names}"  # B, ","-joined
-INVALID_ARGUMENT = ('\n\tAction: "{action}" called with invalid argument{plural}: {names}'
-                    "\n\tExpected arguments: {expected}\n\tYour arguments: {given}")  # B, abridged
-CANNOT_CONVERT = ("action: {action} has an invalid argument: {name} (=={value})."
-                  " Cannot convert to: {type}")  # B, ToObjectArgumentActionException
+INVALID_ARGUMENT = (
+    '\n\tAction: "{action}" called with invalid argument{plural}: {names}'
+    "\n\tExpected arguments: {expected}\n\tYour arguments: {given}"
+)  # B, abridged
+CANNOT_CONVERT = (
+    "action: {action} has an invalid argument: {name} (=={value})."
+    " Cannot convert to: {type}"
+)  # B, ToObjectArgumentActionException
 
 # --- B.Initialize (reported by ai2thor's reset as a failure) ----------------------------------
 GRID_SIZE = "grid size must be in the range (0,5]"
@@ -74,16 +81,21 @@ FIELD_OF_VIEW = "fov must be set to (0, 180) noninclusive."
 ROTATE_STEP = "rotateStepDegrees must be a non-zero, non-negative float"
 
 # --- B.getInteractableSimObjectFromId: every objectId action looks its target up first --------
-NO_SUCH_OBJECT = Thrown("ArgumentException",
-                        "objectId: {oid} is not the objectId on any object in the scene!")
-NOT_VISIBLE = Thrown("NullReferenceException",
-                     "Target object not found within the specified visibility.")
+NO_SUCH_OBJECT = Thrown(
+    "ArgumentException", "objectId: {oid} is not the objectId on any object in the scene!"
+)
+NOT_VISIBLE = Thrown(
+    "NullReferenceException", "Target object not found within the specified visibility."
+)
 
 # --- P.pickupObject / P.DropHeldObject (DropHandObject is its deprecated alias) ---------------
-NOT_PICKUPABLE = Thrown("InvalidOperationException",
-                        "{oid} must have the property CanPickup to be picked up.")
-HAND_FULL = Thrown("InvalidOperationException",
-                   "Agent hand has something in it already! Can't pick up anything else")
+NOT_PICKUPABLE = Thrown(
+    "InvalidOperationException", "{oid} must have the property CanPickup to be picked up."
+)
+HAND_FULL = Thrown(
+    "InvalidOperationException",
+    "Agent hand has something in it already! Can't pick up anything else",
+)
 NOTHING_TO_DROP = Thrown("InvalidOperationException", "Nothing is in the agent's hand to drop!")
 
 # --- P.placeHeldObject (PutObject); {name}s are GameObject names, i.e. metadata "name" --------
@@ -102,8 +114,10 @@ MUST_BE_OFF_TO_OPEN = "Target must be OFF to open!"  # C: MustBeOffToOpen = {Mic
 
 # --- P.toggleObject (ToggleObjectOn / ToggleObjectOff) ----------------------------------------
 NOT_TOGGLEABLE = "object is not toggleable."
-CONTROLLED_ELSEWHERE = ("target object is controlled by another sim object."
-                        " target object cannot be turned on/off directly")
+CONTROLLED_ELSEWHERE = (
+    "target object is controlled by another sim object."
+    " target object cannot be turned on/off directly"
+)
 ALREADY_ON = "can't toggle object on if it's already on!"
 ALREADY_OFF = "can't toggle object off if it's already off!"
 MUST_BE_CLOSED_TO_TURN_ON = "Target must be closed to Toggle On!"  # C: {Microwave}
@@ -131,8 +145,10 @@ ALREADY_EMPTY = "object already empty"
 # --- P.MoveAhead/Back/Left/Right, B.CheckIfAgentCanMove, P.RotateLeft/Right, P.LookUp/Down ----
 MOVE_MAGNITUDE = Thrown("InvalidOperationException", "moveMagnitude must be > 0")
 BLOCKED = "{name} is blocking Agent {agent} from moving by {offset}."  # offset: Vector3 "F4"
-ROTATE_ZERO = Thrown("InvalidOperationException", "Cannot rotate by 0 degrees as this previously"
-                     " defaulted to rotating by a diferent amount.")
+ROTATE_ZERO = Thrown(
+    "InvalidOperationException",
+    "Cannot rotate by 0 degrees as this previously defaulted to rotating by a diferent amount.",
+)
 LOOK_NEGATIVE = "{action} action requires positive degree value. Invalid value used: {degrees}"
 LOOK_NOT_TENTHS = "{action} action requires degree value to be a multiple of 0.1f"
 LOOK_UP_LIMIT = "can't look up beyond {limit} degrees above the forward horizon"
@@ -142,18 +158,22 @@ ALREADY_CROUCHING = "Already crouching."  # P.Crouch
 ALREADY_STANDING = "Already standing."  # P.Stand
 
 # --- B.teleportFull, B.isAgentCapsuleColliding, B.assertTeleportedNearGround (P.TeleportFull) -
-PITCH_OR_ROLL = out_of_range("No agents currently can change in pitch or roll. So, you must set"
-                             " rotation(x=0, y=yaw, z=0). You gave {rotation}.")
+PITCH_OR_ROLL = out_of_range(
+    "No agents currently can change in pitch or roll. So, you must set"
+    " rotation(x=0, y=yaw, z=0). You gave {rotation}."
+)
 HORIZON_RANGE = out_of_range("Each horizon must be in [{low}:{high}]. You gave {horizon}.")
-TELEPORT_OUT_OF_BOUNDS = out_of_range("Teleport position {position} out of scene bounds!"
-                                      " Ignore this by setting forceAction=true.")
+TELEPORT_OUT_OF_BOUNDS = out_of_range(
+    "Teleport position {position} out of scene bounds! Ignore this by setting forceAction=true."
+)
 TELEPORT_OFF_GRID = out_of_range("Teleport position {position} is not on the grid of size {grid}.")
 COLLIDED_WITH = Thrown("InvalidOperationException", "Collided with: {name}.")
 NOT_NEAR_GROUND = Thrown(
     "InvalidOperationException",
     "After teleporting and adjusting agent position to floor, there was too large a change"
     "({change} > 0.05) in the y component. Consider using `forceAction=true` if you'd like to"
-    " teleport anyway.")
+    " teleport anyway.",
+)
 
 # --- B.InitialRandomSpawn (a held object is dropped first, silently) --------------------------
 PLACEMENT_ATTEMPTS = "numPlacementAttempts must be a positive integer."

@@ -12,15 +12,25 @@ from sim.offline.state import SceneState
 GRID_STEP = 0.05
 SURFACE_SLACK = 0.03  # metres: flat things at the support height (slabs, burners) do not block
 # Receptacles without a documented mode whose contents sit inside them.
-IN_TYPES = frozenset({"SinkBasin", "BathtubBasin", "Toaster", "CoffeeMachine", "Safe", "Toilet",
-                      "Mug", "LaundryHamper"})
+IN_TYPES = frozenset(
+    {
+        "SinkBasin",
+        "BathtubBasin",
+        "Toaster",
+        "CoffeeMachine",
+        "Safe",
+        "Toilet",
+        "Mug",
+        "LaundryHamper",
+    }
+)
 # Fridges have shelves: objects inside the 120 scene dumps rest at a median 57% of the fridge's
 # height, so that is where a put object goes instead of the fridge's floor.
 SHELF_FRACTION = {"Fridge": 0.57}
 
 
 def placement_mode(receptacle_type: str) -> str:
-    """"in" or "on" for a receptacle type."""
+    """ "in" or "on" for a receptacle type."""
     known = object_types().get(receptacle_type)
     mode = known.placement_mode if known is not None else None
     if mode is None:
@@ -52,8 +62,9 @@ def support_height(state: SceneState, receptacle: str) -> float:
     return surface + SHELF_FRACTION.get(rtype, 0.0) * float(rhi[1] - rlo[1])
 
 
-def free_spots(state: SceneState, oid: str, receptacle: str,
-               surface: float | None = None) -> tuple[np.ndarray, float]:
+def free_spots(
+    state: SceneState, oid: str, receptacle: str, surface: float | None = None
+) -> tuple[np.ndarray, float]:
     """Free x/z spots for `oid` on / in `receptacle` at height `surface` (default the support
     height) and that height."""
     r = state.row[receptacle]
@@ -66,8 +77,12 @@ def free_spots(state: SceneState, oid: str, receptacle: str,
     ignore = {oid, *state.descendants(oid), receptacle, *state.parents(receptacle)}
     keep = np.array([k not in ignore for k in state.ids])
     top = surface + 2 * half[1]
-    obstacle = (keep & (state.lo[:, 1] >= surface - SURFACE_SLACK)
-                & (state.hi[:, 1] > surface + SURFACE_SLACK) & (state.lo[:, 1] < top))
+    obstacle = (
+        keep
+        & (state.lo[:, 1] >= surface - SURFACE_SLACK)
+        & (state.hi[:, 1] > surface + SURFACE_SLACK)
+        & (state.lo[:, 1] < top)
+    )
     olo, ohi = state.lo[obstacle][:, [0, 2]], state.hi[obstacle][:, [0, 2]]
     if len(olo):
         slo, shi = spots - half[[0, 2]], spots + half[[0, 2]]
@@ -76,8 +91,9 @@ def free_spots(state: SceneState, oid: str, receptacle: str,
     return spots, surface
 
 
-def put_spot(state: SceneState, oid: str, receptacle: str,
-             rng: np.random.Generator | None = None) -> np.ndarray | None:
+def put_spot(
+    state: SceneState, oid: str, receptacle: str, rng: np.random.Generator | None = None
+) -> np.ndarray | None:
     """New THOR position of `oid` placed on / in `receptacle` (None when there is no room).
 
     Without `rng` the free spot nearest the receptacle's centre is used, with `rng` a random one.
@@ -85,10 +101,14 @@ def put_spot(state: SceneState, oid: str, receptacle: str,
     garbage can, a box), as THOR's physics lets them.
     """
     spots, surface = free_spots(state, oid, receptacle)
-    contents = [state.row[k] for k in state.objects[receptacle].get("receptacleObjectIds") or ()
-                if k != oid]
-    if not len(spots) and contents and placement_mode(
-            state.objects[receptacle]["objectType"]) == "in":
+    contents = [
+        state.row[k] for k in state.objects[receptacle].get("receptacleObjectIds") or () if k != oid
+    ]
+    if (
+        not len(spots)
+        and contents
+        and placement_mode(state.objects[receptacle]["objectType"]) == "in"
+    ):
         spots, surface = free_spots(state, oid, receptacle, float(state.hi[contents, 1].max()))
     if not len(spots):
         return None
@@ -113,8 +133,10 @@ def drop_target(state: SceneState, oid: str) -> tuple[np.ndarray, str | None]:
     p = state.pos[i]
     under = (
         np.array([k not in below and bool(state.objects[k].get("receptacle")) for k in state.ids])
-        & (state.lo[:, 0] <= p[0]) & (state.hi[:, 0] >= p[0])
-        & (state.lo[:, 2] <= p[2]) & (state.hi[:, 2] >= p[2])
+        & (state.lo[:, 0] <= p[0])
+        & (state.hi[:, 0] >= p[0])
+        & (state.lo[:, 2] <= p[2])
+        & (state.hi[:, 2] >= p[2])
         & (state.hi[:, 1] <= state.lo[i][1] + 1e-3)
     )
     if not under.any():

@@ -52,14 +52,16 @@ def placement_error(state: SceneState, held: str, receptacle: str, force: bool) 
 
 def faucet_basins(state: SceneState) -> dict[str, str]:
     """Each faucet's basin: the nearest SinkBasin / BathtubBasin / Sink within range."""
-    basins = [k for k, o in state.objects.items()
-              if o["objectType"] in ("SinkBasin", "BathtubBasin")]
+    basins = [
+        k for k, o in state.objects.items() if o["objectType"] in ("SinkBasin", "BathtubBasin")
+    ]
     out: dict[str, str] = {}
     for f, o in state.objects.items():
         if o["objectType"] != "Faucet" or not basins:
             continue
-        d = np.linalg.norm(state.pos[[state.row[b] for b in basins]] - state.pos[state.row[f]],
-                           axis=1)
+        d = np.linalg.norm(
+            state.pos[[state.row[b] for b in basins]] - state.pos[state.row[f]], axis=1
+        )
         if d.min() <= FAUCET_BASIN_RANGE:
             out[f] = basins[int(np.argmin(d))]
     return out
@@ -86,8 +88,12 @@ def apply_effects(state: SceneState, basins: dict[str, str]) -> None:
             elif ptype in COOKING_APPLIANCES and src.get("isToggled"):
                 if ptype != "Toaster" or o["objectType"] == "BreadSliced":
                     _heat(o, cook=True)
-            elif (ptype == "CoffeeMachine" and src.get("isToggled") and o.get("canFillWithLiquid")
-                  and not o["isFilledWithLiquid"]):
+            elif (
+                ptype == "CoffeeMachine"
+                and src.get("isToggled")
+                and o.get("canFillWithLiquid")
+                and not o["isFilledWithLiquid"]
+            ):
                 o["isFilledWithLiquid"], o["fillLiquid"], o["temperature"] = True, "coffee", "Hot"
     for faucet, basin in basins.items():
         if not objs[faucet].get("isToggled"):

@@ -15,15 +15,29 @@ from sim.offline import messages as msg
 from sim.offline.errors import InvalidActionError
 
 # Arguments every action accepts (THOR's generic ServerAction fields and ai2thor's bookkeeping).
-COMMON = {"forceAction": "bool", "sequenceId": "int", "renderImage": "bool", "agentId": "int",
-          "renderObjectImage": "bool", "renderInstanceSegmentation": "bool",
-          "renderDepthImage": "bool", "renderClassImage": "bool",
-          "renderSemanticSegmentation": "bool"}
+COMMON = {
+    "forceAction": "bool",
+    "sequenceId": "int",
+    "renderImage": "bool",
+    "agentId": "int",
+    "renderObjectImage": "bool",
+    "renderInstanceSegmentation": "bool",
+    "renderDepthImage": "bool",
+    "renderClassImage": "bool",
+    "renderSemanticSegmentation": "bool",
+}
 
 
 # C# type names THOR's dispatcher prints for an argument kind ("float"/"int" as it maps them).
-CS_TYPES = {"bool": "Boolean", "int": "int", "number": "float", "str": "String",
-            "vec3": "Vector3", "rotation": "Vector3", "strlist": "String[]"}
+CS_TYPES = {
+    "bool": "Boolean",
+    "int": "int",
+    "number": "float",
+    "str": "String",
+    "vec3": "Vector3",
+    "rotation": "Vector3",
+    "strlist": "String[]",
+}
 
 
 @dataclass(frozen=True)
@@ -39,8 +53,12 @@ def _number(v: Any) -> bool:
 
 
 def _xyz(v: Any, keys: tuple[str, ...]) -> bool:
-    return (isinstance(v, Mapping) and set(v) <= {"x", "y", "z"} and all(k in v for k in keys)
-            and all(_number(c) for c in v.values()))
+    return (
+        isinstance(v, Mapping)
+        and set(v) <= {"x", "y", "z"}
+        and all(k in v for k in keys)
+        and all(_number(c) for c in v.values())
+    )
 
 
 def _convert(kind: str, v: Any) -> tuple[bool, Any]:
@@ -55,8 +73,9 @@ def _convert(kind: str, v: Any) -> tuple[bool, Any]:
     if kind == "str":
         return isinstance(v, str), v
     if kind == "vec3":
-        return _xyz(v, ("x", "y", "z")), ({k: float(c) for k, c in v.items()}
-                                          if _xyz(v, ("x", "y", "z")) else v)
+        return _xyz(v, ("x", "y", "z")), (
+            {k: float(c) for k, c in v.items()} if _xyz(v, ("x", "y", "z")) else v
+        )
     if kind == "rotation":
         if _number(v):
             return True, {"x": 0.0, "y": float(v), "z": 0.0}
@@ -72,21 +91,38 @@ def parse(action: str, spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:
     dispatcher messages (unknown arguments, then missing ones, then unconvertible values)."""
     unknown = [n for n in args if n not in spec.params and n not in COMMON]
     if unknown:
-        raise InvalidActionError(unknown[0], args[unknown[0]], msg.INVALID_ARGUMENT.format(
-            action=action, plural="s" if len(unknown) > 1 else "",
-            names=", ".join(f"'{n}'" for n in unknown),
-            expected=", ".join(f"{CS_TYPES.get(k, 'Object')} {n}" for n, k in spec.params.items()),
-            given=", ".join(f"'{n}'" for n in args)))
+        raise InvalidActionError(
+            unknown[0],
+            args[unknown[0]],
+            msg.INVALID_ARGUMENT.format(
+                action=action,
+                plural="s" if len(unknown) > 1 else "",
+                names=", ".join(f"'{n}'" for n in unknown),
+                expected=", ".join(
+                    f"{CS_TYPES.get(k, 'Object')} {n}" for n, k in spec.params.items()
+                ),
+                given=", ".join(f"'{n}'" for n in args),
+            ),
+        )
     missing = sorted(spec.required - set(args))
     if missing:
-        raise InvalidActionError(missing[0], None, msg.MISSING_ARGUMENTS.format(
-            action=action, names=",".join(missing)), code="MissingArguments")
+        raise InvalidActionError(
+            missing[0],
+            None,
+            msg.MISSING_ARGUMENTS.format(action=action, names=",".join(missing)),
+            code="MissingArguments",
+        )
     out: dict[str, Any] = {}
     for name, value in args.items():
         kind = spec.params.get(name) or COMMON[name]
         ok, converted = _convert(kind, value)
         if not ok:
-            raise InvalidActionError(name, value, msg.CANNOT_CONVERT.format(
-                action=action, name=name, value=value, type=CS_TYPES.get(kind, "Object")))
+            raise InvalidActionError(
+                name,
+                value,
+                msg.CANNOT_CONVERT.format(
+                    action=action, name=name, value=value, type=CS_TYPES.get(kind, "Object")
+                ),
+            )
         out[name] = converted
     return out

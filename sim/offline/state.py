@@ -97,8 +97,15 @@ class ReachableGrid:
 class SceneState:
     """Objects, agent and hand of one scene, with vectorised box arrays for visibility."""
 
-    def __init__(self, scene: str, objects: dict[str, dict[str, Any]], reachable: np.ndarray,
-                 agent: Agent | None = None, held: str | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        scene: str,
+        objects: dict[str, dict[str, Any]],
+        reachable: np.ndarray,
+        agent: Agent | None = None,
+        held: str | None = None,
+        seed: int = 0,
+    ) -> None:
         self.scene = scene
         self.objects = {k: dict(v) for k, v in objects.items()}
         self.grid = ReachableGrid(reachable)
@@ -211,11 +218,14 @@ class SceneState:
         """Bool per object row: inside a closed openable receptacle, or a sliced-away original."""
         if self._hidden is None:
             closed = {k for k, o in self.objects.items() if o.get("openable") and not o["isOpen"]}
-            self._hidden = np.array([
-                bool(closed.intersection(o.get("parentReceptacles") or ()))
-                or bool(o.get("isSliced"))
-                for o in (self.objects[k] for k in self.ids)
-            ], dtype=bool)
+            self._hidden = np.array(
+                [
+                    bool(closed.intersection(o.get("parentReceptacles") or ()))
+                    or bool(o.get("isSliced"))
+                    for o in (self.objects[k] for k in self.ids)
+                ],
+                dtype=bool,
+            )
         return self._hidden
 
     def is_inside_closed(self, oid: str) -> bool:

@@ -24,9 +24,17 @@ def box_samples(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.concatenate([centre, corners, centre], axis=1)
 
 
-def visible_mask(camera: np.ndarray, yaw: float, horizon: float, fov: float, aspect: float,
-                 distance: float, lo: np.ndarray, hi: np.ndarray,
-                 samples: np.ndarray | None = None) -> np.ndarray:
+def visible_mask(
+    camera: np.ndarray,
+    yaw: float,
+    horizon: float,
+    fov: float,
+    aspect: float,
+    distance: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    samples: np.ndarray | None = None,
+) -> np.ndarray:
     """Bool per object box (lo, hi: (N, 3)): some sample point in the frustum and in range.
 
     `fov` is the vertical field of view in degrees, `aspect` the width / height ratio;
