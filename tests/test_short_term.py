@@ -31,16 +31,9 @@ from sim.offline.geometry import camera_axes
 from sim.offline.visibility import visible_mask
 from sim.thor import observation_from_metadata
 from sim.thor_env import observation_from_event
+from tests.floorplan1 import APPLE, FRIDGE, START
 from tests.helpers import box_object, canonical
 
-APPLE = "Apple|-00.47|+01.15|+00.48"
-FRIDGE = "Fridge|-02.10|+00.00|+01.07"
-START = {
-    "position": {"x": -1.0, "y": 0.901, "z": 1.0},
-    "rotation": {"x": 0, "y": 270, "z": 0},
-    "cameraHorizon": 0.0,
-    "isStanding": True,
-}
 SECOND = 10**9
 
 
