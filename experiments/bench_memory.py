@@ -13,56 +13,15 @@ side by side (each scene shifted 20 m along x, ids prefixed by scene), then meas
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from scene_tiles import tiled_objects, translated
+
 from embodmem import EmbodiedMemory, ObjectObservation, Observation
 from embodmem.tables import format_table
-from sim.scenes import scene_names, scene_objects
-from sim.thor import observation_from_metadata
-
-
-def tiled_objects(n: int, shift_x: float = 20.0) -> list[ObjectObservation]:
-    """At least `n` real THOR objects, scenes laid side by side, unique id hints."""
-    out: list[ObjectObservation] = []
-    for i, scene in enumerate(scene_names() * 100):
-        objs = copy.deepcopy(scene_objects(scene))
-        for obj in objs.values():
-            obj["position"]["x"] += i * shift_x
-            for key in ("axisAlignedBoundingBox", "objectOrientedBoundingBox"):
-                if obj.get(key):
-                    obj[key]["cornerPoints"] = [
-                        [p[0] + i * shift_x, p[1], p[2]] for p in obj[key]["cornerPoints"]
-                    ]
-            obj["objectId"] = f"{i}/{obj['objectId']}"
-        out += observation_from_metadata(objs).objects
-        if len(out) >= n:
-            return out[:n]
-    return out
-
-
-def shifted(obj: ObjectObservation, dz: float) -> ObjectObservation:
-    """The same object moved `dz` metres sideways (world y)."""
-    bbox = obj.bbox
-    if bbox is not None:
-        bbox = type(bbox)(
-            (bbox.center[0], bbox.center[1] + dz, bbox.center[2]), bbox.size, bbox.rotation
-        )
-    pos = obj.position
-    attributes = dict(obj.attributes)
-    if "aabb" in attributes:  # the source's own axis-aligned box moves along
-        attributes["aabb"] = [[c[0], c[1] + dz, c[2]] for c in attributes["aabb"]]
-    return ObjectObservation(
-        label=obj.label,
-        position=(pos[0], pos[1] + dz, pos[2]),
-        bbox=bbox,
-        states=obj.states,
-        id_hint=obj.id_hint,
-        attributes=attributes,
-    )
 
 
 def time_integrate(
@@ -95,7 +54,7 @@ def main() -> None:
         f"{frame_n} re-observed (unchanged)": [reobserved] * reps,
         f"{frame_n} re-observed, 10 pickupable moved": [
             tuple(
-                shifted(o, 0.05 * (t % 2 + 1)) if i in movers else o
+                translated(o, (0.0, 0.05 * (t % 2 + 1), 0.0)) if i in movers else o
                 for i, o in enumerate(reobserved)
             )
             for t in range(reps)

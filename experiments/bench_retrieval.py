@@ -17,44 +17,25 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import math
 import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
+from scene_tiles import scene_copies
 
 from embodmem import EmbodiedMemory, MemoryConfig, ObjectObservation, Observation, Pose
 from embodmem.embedders import make_embedder
-from sim.scenes import scene_names, scene_objects
-from sim.thor import observation_from_metadata
-
-
-def shifted(obs: Observation, dx: float, tag: str, time_ns: int) -> Observation:
-    """A scene observation moved `dx` metres along x, with unique source ids."""
-    objs = []
-    for o in obs.objects:
-        box = o.bbox
-        if box is not None:
-            box = dataclasses.replace(box, center=(box.center[0] + dx, *box.center[1:]))
-        pos = (o.position[0] + dx, *o.position[1:])
-        objs.append(dataclasses.replace(o, position=pos, bbox=box, id_hint=f"{tag}/{o.id_hint}"))
-    return Observation(time_ns, tuple(objs))
 
 
 def build(n_objects: int, embedder_name: str) -> EmbodiedMemory:
     cfg = MemoryConfig(embedder=embedder_name)
     mem = EmbodiedMemory(cfg)
-    scenes = [observation_from_metadata(scene_objects(s)) for s in scene_names()]
-    copy_no = 0
-    while len(mem.scene_graph.objects()) < n_objects:
-        for i, obs in enumerate(scenes):
-            dx = 30.0 * (copy_no * len(scenes) + i)
-            mem.integrate(shifted(obs, dx, f"c{copy_no}s{i}", copy_no * 1000 + i))
-            if len(mem.scene_graph.objects()) >= n_objects:
-                break
-        copy_no += 1
+    for t, objects in enumerate(scene_copies(spacing=30.0)):
+        if len(mem.scene_graph.objects()) >= n_objects:
+            break
+        mem.integrate(Observation(t, objects))
     return mem
 
 
