@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from embodmem.errors import EmbodmemError
+from embodmem.store import DEFAULT_KEEP
 from embodmem.tables import format_table
 
 
@@ -57,11 +58,48 @@ def _inspect(args: argparse.Namespace) -> int:
 def _export_graphml(args: argparse.Namespace) -> int:
     from embodmem.graph_io import write_graphml
     from embodmem.memory import EmbodiedMemory
+    from embodmem.store import check_target
 
+    check_target(args.out, args.force, kind="graphml")
     mem = EmbodiedMemory.load(args.snapshot)
-    out = write_graphml(mem.scene_graph, args.out)
+    out = write_graphml(mem.scene_graph, args.out, force=args.force)
     print(f"wrote {out}")
     return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from embodmem.store import compact_store
+
+    dropped, before, after = compact_store(args.store, args.keep)
+    print(
+        f"{args.store}: dropped {dropped} old snapshots, kept the last {args.keep}; "
+        f"{before / 1e6:.2f} MB -> {after / 1e6:.2f} MB"
+    )
+    return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if not 1 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """--force and --keep for commands that write a snapshot."""
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing file that is not a snapshot"
+    )
+    p.add_argument(
+        "--keep",
+        type=positive_int,
+        default=DEFAULT_KEEP,
+        help=f"snapshots a .sqlite store keeps (default {DEFAULT_KEEP})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,20 +113,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-graphml", help="export a snapshot's scene graph as GraphML")
     p.add_argument("snapshot", type=Path)
     p.add_argument("out", type=Path)
+    p.add_argument("--force", action="store_true", help="replace a file that is not GraphML")
     p.set_defaults(func=_export_graphml)
+    p = sub.add_parser("compact", help="drop old snapshots of a .sqlite store, reclaim space")
+    p.add_argument("store", type=Path)
+    p.add_argument(
+        "--keep",
+        type=positive_int,
+        default=DEFAULT_KEEP,
+        help=f"snapshots to keep (default {DEFAULT_KEEP})",
+    )
+    p.set_defaults(func=_compact)
     for ep in entry_points(group="embodmem.commands"):
         ep.load()(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; EmbodmemErrors become a one-line message and exit status 2."""
+    """Entry point: every error becomes one line on stderr and a non-zero exit (2: bad input or
+    output path, 130: interrupted, 70: a bug in embodmem, reported as such)."""
     args = build_parser().parse_args(argv)
+    where = f"embodmem {args.command}"
     try:
         return int(args.func(args) or 0)
     except EmbodmemError as exc:
-        print(f"embodmem {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{where}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        name = exc.filename if exc.filename is not None else ""
+        print(f"{where}: error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one line instead of a traceback
+        print(
+            f"{where}: internal error: {type(exc).__name__}: {exc} (please report this)",
+            file=sys.stderr,
+        )
+        return 70
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 
 from embodmem.errors import ValidationError
+from embodmem.tokens import ENCODINGS
+from embodmem.validate import finite_float
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "short_term_policy": ("fifo", "lru", "lfu", "mem4nav", "relevance"),
@@ -56,14 +58,19 @@ class MemoryConfig:
                         f"config.{f.name}", value, f"expected one of {CHOICES[f.name]}"
                     )
             elif f.name == "token_encoding":
-                if not isinstance(value, str) or not value:
-                    raise ValidationError(f"config.{f.name}", value, "expected an encoding name")
+                if not isinstance(value, str) or value not in ENCODINGS:
+                    raise ValidationError(f"config.{f.name}", value, f"expected one of {ENCODINGS}")
             elif f.name == "forget_tau_s" and value is None:
                 continue
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            elif f.type == "int":
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+                    raise ValidationError(f"config.{f.name}", value, "expected an integer > 0")
+            elif not finite_float(f"config.{f.name}", value, 1e12) > 0:
                 raise ValidationError(f"config.{f.name}", value, "expected a number > 0")
-            elif f.type == "int" and not isinstance(value, int):
-                raise ValidationError(f"config.{f.name}", value, "expected an integer > 0")
+        if not 1e-3 <= self.octree_resolution <= 100:
+            raise ValidationError(
+                "config.octree_resolution", self.octree_resolution, "expected 0.001 to 100 (m)"
+            )
         if not self.view_fov_deg < 180:
             raise ValidationError("config.view_fov_deg", self.view_fov_deg, "must be < 180")
         if not self.context_relative <= 1:
@@ -89,7 +96,10 @@ class MemoryConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> MemoryConfig:
         """Config from a YAML file (a top-level `memory:` section or a flat mapping)."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ValidationError("config file", str(path), f"cannot be read ({exc})") from None
         return cls.from_dict(data.get("memory", data) if isinstance(data, dict) else data)
 
     def to_dict(self) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from embodmem import validate as v
 from embodmem.errors import QueryError, ValidationError
 from embodmem.nodes import Layer, ObjectNode, RoomNode
 from embodmem.retrieval import Retriever, state_words
@@ -271,7 +272,8 @@ class ContextBuilder:
         """A `MemoryContext` for `task`; see the module docstring for modes and budget rules."""
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task", task, "expected a non-empty task description")
-        if mode not in MODES:
+        v.utf8_str("task", task)
+        if not isinstance(mode, str) or mode not in MODES:
             raise ValidationError("mode", mode, f"expected one of {MODES}")
         if budget_tokens is not None and (
             isinstance(budget_tokens, bool)
@@ -279,7 +281,7 @@ class ContextBuilder:
             or budget_tokens <= 0
         ):
             raise ValidationError("budget_tokens", budget_tokens, "expected an integer > 0 or None")
-        opened = frozenset(expanded)
+        opened = frozenset(v.str_list("expanded", expanded))
         for node_id in opened:
             self.graph.node(node_id)
         self.short_term.set_goal(task)

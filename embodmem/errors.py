@@ -43,6 +43,15 @@ class SnapshotError(EmbodmemError):
     """A snapshot file is truncated, corrupt, of an unknown format or an unsupported version."""
 
 
+class OutputError(EmbodmemError):
+    """An output path cannot be written safely (a directory, a device, someone else's file)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
 class OutOfBoundsError(ValidationError):
     """A coordinate lies outside the representable range of a spatial index."""
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from embodmem.errors import ValidationError
 from embodmem.types import BBox3D, Pose, Quat, Vec3, matrix_to_quat, quat_to_matrix
+from embodmem.validate import MAX_COORDINATE, coordinate, finite_float, points_array
 
 THOR_TO_WORLD = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 WORLD_TO_THOR = THOR_TO_WORLD.T
@@ -45,10 +46,8 @@ def thor_xyz(field: str, value: Any) -> Vec3:
         x, y, z = (value[k] for k in ("x", "y", "z"))
     except KeyError as exc:
         raise ValidationError(field, value, f"missing key {exc.args[0]!r}") from None
-    for k, c in zip("xyz", (x, y, z), strict=True):
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c):
-            raise ValidationError(f"{field}.{k}", c, "expected a finite number")
-    return (float(z), float(-x), float(y))
+    x, y, z = (coordinate(f"{field}.{k}", c) for k, c in zip("xyz", (x, y, z), strict=True))
+    return (z, -x, y)
 
 
 def world_to_thor_xyz(point: Vec3) -> dict[str, float]:
@@ -85,23 +84,31 @@ def world_rotation_to_thor_matrix(q: Quat) -> np.ndarray:
     return WORLD_TO_THOR @ quat_to_matrix(q) @ THOR_TO_WORLD
 
 
-def thor_camera_pose(position: Mapping[str, float], yaw_deg: float, horizon_deg: float) -> Pose:
+def thor_camera_pose(
+    position: Mapping[str, float],
+    yaw_deg: float,
+    horizon_deg: float,
+    field: str = "camera.position",
+) -> Pose:
     """World pose of a THOR camera; body axes follow ROS (x forward, y left, z up).
 
     Yaw is THOR's rotation.y, horizon the camera pitch (positive looks down).
     """
-    yaw, pitch = -math.radians(yaw_deg), math.radians(horizon_deg)
+    yaw = -math.radians(finite_float("camera.yaw", yaw_deg, 1e9))
+    pitch = math.radians(finite_float("camera.horizon", horizon_deg, 1e9))
     cyaw, syaw, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
     rz = np.array([[cyaw, -syaw, 0], [syaw, cyaw, 0], [0, 0, 1]])
     ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
-    return Pose(thor_xyz("camera.position", position), matrix_to_quat(rz @ ry))
+    return Pose(thor_xyz(field, position), matrix_to_quat(rz @ ry))
 
 
 def thor_box(corner_points: Any, field: str = "bbox") -> BBox3D:
     """World box from THOR corner points (8 x 3, THOR frame), axis-aligned when the input is."""
-    arr = np.asarray(corner_points, dtype=np.float64)
-    if arr.shape != (8, 3) or not np.isfinite(arr).all():
+    arr, _ = points_array(f"{field}.cornerPoints", corner_points)
+    if arr.shape != (8, 3) or not (np.abs(arr) <= MAX_COORDINATE).all():
         raise ValidationError(
-            f"{field}.cornerPoints", f"shape {arr.shape}", "expected 8 finite xyz"
+            f"{field}.cornerPoints",
+            f"shape {arr.shape}",
+            f"expected 8 xyz corners within +-{MAX_COORDINATE:g} m",
         )
     return BBox3D.from_corners(thor_to_world(arr))

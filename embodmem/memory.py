@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from embodmem import graph_io, store
+from embodmem import graph_io, store, validate
 from embodmem.config import MemoryConfig
 from embodmem.context import ContextBuilder, MemoryContext
 from embodmem.embedders import Embedder, make_embedder
@@ -34,8 +34,19 @@ from embodmem.types import Observation
 from embodmem.visibility import octree_sight
 
 FORMAT = "embodmem.memory"
-VERSION = 1
-COMPATIBLE: dict[int, Any] = {1: None}
+VERSION = 2  # 2: JSON snapshot files carry a checksum (the layout is that of 1)
+COMPATIBLE: dict[int, Any] = {1: None, 2: None}
+SECTIONS = {
+    "format",
+    "version",
+    "config",
+    "observations",
+    "last_time_ns",
+    "scene_graph",
+    "topology",
+    "octree",
+    "short_term",
+}
 
 
 def object_number(node_id: str) -> int:
@@ -253,6 +264,9 @@ class EmbodiedMemory:
     def from_dict(cls, d: dict[str, Any], embedder: Embedder | None = None) -> EmbodiedMemory:
         """Memory from `to_dict` output; raises `SnapshotError` on any defect."""
         graph_io.check_header(d, FORMAT, COMPATIBLE, "memory")
+        unknown = set(d) - SECTIONS
+        if unknown:
+            raise SnapshotError(f"memory: unknown sections {sorted(map(str, unknown))}")
         try:
             mem = cls(MemoryConfig.from_dict(d["config"]), embedder=embedder)
             mem.scene_graph = graph_io.from_dict(d["scene_graph"])
@@ -261,25 +275,38 @@ class EmbodiedMemory:
                 k: store.decode_array(v, f"memory.octree.{k}") if isinstance(v, dict) else v
                 for k, v in d["octree"].items()
             }
+            if octree_state.get("resolution") != mem.config.octree_resolution:
+                raise SnapshotError("memory.octree.resolution: differs from config")
             mem.octree = Octree.from_state_dict(octree_state)
             mem._wire()
             if "short_term" in d:
                 mem.short_term.load_dict(d["short_term"])
             else:  # snapshots written before the short-term memory existed
                 mem.short_term.sync()
-            mem.observations = int(d["observations"])
-            mem.last_time_ns = d["last_time_ns"]
+            mem.observations = validate.int64("memory.observations", d["observations"], 0)
+            mem.last_time_ns = validate.optional_time_ns("memory.last_time_ns", d["last_time_ns"])
         except SnapshotError:
             raise
-        except (EmbodmemError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (
+            EmbodmemError,
+            LookupError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            ArithmeticError,
+        ) as exc:
             raise SnapshotError(
                 f"memory: malformed snapshot ({type(exc).__name__}: {exc})"
             ) from None
         return mem
 
-    def save(self, path: str | Path) -> Path:
-        """Save atomically: a `.json` file (replaced whole) or a `.sqlite` store (appended)."""
-        return store.save_snapshot(path, self.to_dict())
+    def save(
+        self, path: str | Path, force: bool = False, keep_last: int | None = store.DEFAULT_KEEP
+    ) -> Path:
+        """Save atomically: a `.json` file (replaced whole, with a checksum) or a `.sqlite`
+        store (appended; the last `keep_last` snapshots are kept). A file that is not an
+        embodmem snapshot is replaced only with `force`; see `embodmem.store`."""
+        return store.save_snapshot(path, self.to_dict(), force=force, keep_last=keep_last)
 
     @classmethod
     def load(

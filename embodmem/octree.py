@@ -44,7 +44,7 @@ import numpy as np
 
 from embodmem import morton
 from embodmem.errors import OutOfBoundsError, QueryError, SnapshotError, ValidationError
-from embodmem.validate import finite_float, points_array, time_ns, vec3
+from embodmem.validate import MAX_COORDINATE, finite_float, points_array, time_ns, vec3
 
 FORMAT = "embodmem.octree"
 VERSION = 1
@@ -464,17 +464,19 @@ class Octree:
         index += OFFSET
         return index
 
-    def _point(self, field: str, value: Any) -> tuple[float, float, float]:
-        """A finite query point inside the grid."""
-        p = vec3(field, value)
-        if not all(-OFFSET <= math.floor(c / self.resolution) < OFFSET for c in p):
-            raise OutOfBoundsError(
-                field,
-                list(p),
-                f"outside the octree range "
-                f"[{-OFFSET * self.resolution:g}, "
-                f"{OFFSET * self.resolution:g}) m on some axis",
-            )
+    def _point(self, field: str, value: Any, grid: bool = False) -> tuple[float, float, float]:
+        """A finite point within the coordinate domain (`validate.MAX_COORDINATE`), and inside
+        the grid when `grid` (where a point must become a voxel); queries from outside the grid
+        are fine, they just find what lies in reach."""
+        p = vec3(field, value, math.inf)  # the range check below names the bound
+        if grid:
+            ok = all(-OFFSET <= math.floor(c / self.resolution) < OFFSET for c in p)
+            span = f"octree range [{-OFFSET * self.resolution:g}, {OFFSET * self.resolution:g})"
+        else:
+            ok = all(abs(c) <= MAX_COORDINATE for c in p)
+            span = f"coordinate range [{-MAX_COORDINATE:g}, {MAX_COORDINATE:g}]"
+        if not ok:
+            raise OutOfBoundsError(field, list(p), f"outside the {span} m on some axis")
         return p
 
     def _voxel_units(self, p: Sequence[float]) -> list[float]:
@@ -522,7 +524,7 @@ class Octree:
     ) -> InsertResult:
         """Integrate a sensor scan from `origin`: like `insert_points`, and with `free_space`
         on, rays lower the occupancy of stored voxels in the coarse cells they cross."""
-        o = np.array(self._point("origin", origin))
+        o = np.array(self._point("origin", origin, grid=True))
         t, raw, index, dropped, ids = self._prepare(points, time_ns, object_ids)
         missed = self._carve(o, raw, index) if self.free_space and len(raw) else 0
         return self._integrate(index, ids, t, dropped)._replace(missed=missed)

@@ -42,6 +42,7 @@ from shapely.geometry import Polygon, box
 
 from embodmem.errors import ValidationError
 from embodmem.types import BBox3D, ObjectObservation, quat_to_matrix
+from embodmem.validate import MAX_COORDINATE
 
 # Vertical tolerances (m) of a resting contact: the child's bottom may sit SINK_TOL below a
 # support's box top (meshes dip into slabs, seats, basins) or LIFT_TOL above it.
@@ -240,6 +241,9 @@ def footprint_polygon(body: Body) -> Polygon:
     return box(x0, y0, x1, y1)
 
 
+GEOMETRY_FLAGS = ("receptacle", "openable", "pickupable", "moveable")
+
+
 def _flag(attrs: Mapping[str, Any], name: str, default: bool) -> bool:
     """A boolean attribute (THOR flags), `default` when the source did not give it."""
     value = attrs.get(name, default)
@@ -252,14 +256,52 @@ def _aabb(attrs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """The source's own world axis-aligned box ("aabb": [[lo], [hi]]), if it gave one."""
     if "aabb" not in attrs:
         return None
-    raw = attrs["aabb"]
+    lo, hi = _aabb_rows(attrs["aabb"])
+    return np.array(lo), np.array(hi)
+
+
+def _aabb_rows(raw: Any) -> tuple[list[float], list[float]]:
+    """[[lo], [hi]] as two lists of 3 finite, in-range floats with lo <= hi (plain Python: this
+    runs for every detection)."""
     try:
-        arr = np.asarray(raw, dtype=np.float64)
+        (x0, y0, z0), (x1, y1, z1) = raw
+        unpacked = isinstance(raw, (list, tuple))
     except (TypeError, ValueError):
-        raise RelationError("object.attributes.aabb", raw, "expected [[lo], [hi]]") from None
-    if arr.shape != (2, 3) or not np.isfinite(arr).all() or (arr[1] < arr[0]).any():
-        raise RelationError("object.attributes.aabb", raw, "expected finite [[lo], [hi]], lo <= hi")
-    return arr[0], arr[1]
+        unpacked = False
+    m = MAX_COORDINATE
+    if (
+        unpacked
+        and all(type(c) is float or type(c) is int for c in (x0, y0, z0, x1, y1, z1))
+        and -m <= x0 <= x1 <= m  # also false for NaN
+        and -m <= y0 <= y1 <= m
+        and -m <= z0 <= z1 <= m
+    ):
+        return [float(x0), float(y0), float(z0)], [float(x1), float(y1), float(z1)]
+    raise RelationError("object.attributes.aabb", raw, "expected [[lo], [hi]] in range, lo <= hi")
+
+
+def check_attributes(attributes: Mapping[str, Any]) -> None:
+    """Raise `RelationError` unless the attributes geometry reads (aabb, receptacle flags and
+    mode) are well formed; integrate checks every detection so a bad one is refused at once,
+    not when the object next moves."""
+    if "aabb" in attributes:
+        _aabb_rows(attributes["aabb"])
+    for name in GEOMETRY_FLAGS:
+        if name in attributes and type(attributes[name]) is not bool:
+            raise RelationError(f"object.attributes.{name}", attributes[name], "expected a bool")
+    if attributes.get("receptacle_mode") not in ("in", "on", None):
+        _receptacle_mode(attributes, "")
+
+
+def _receptacle_mode(attributes: Mapping[str, Any], label: str) -> str | None:
+    """'in' / 'on' / None: the attribute, else 'in' for container labels and 'on' for other
+    receptacles."""
+    mode = attributes.get("receptacle_mode")
+    if mode is None and _flag(attributes, "receptacle", True):
+        mode = "in" if _is_container_label(label) else "on"
+    if mode not in ("in", "on", None):
+        raise RelationError("object.attributes.receptacle_mode", mode, "expected 'in' or 'on'")
+    return mode
 
 
 def _is_container_label(label: str) -> bool:
@@ -295,20 +337,14 @@ def body_from_parts(
             corners = bbox.corners()
     else:
         lo = hi = np.asarray(position, dtype=np.float64)
-    receptacle = _flag(attributes, "receptacle", True)
-    mode = attributes.get("receptacle_mode")
-    if mode is None and receptacle:
-        mode = "in" if _is_container_label(label) else "on"
-    if mode not in ("in", "on", None):
-        raise RelationError("object.attributes.receptacle_mode", mode, "expected 'in' or 'on'")
     return make_body(
         key,
         label,
         lo,
         hi,
         corners,
-        receptacle=receptacle,
-        receptacle_mode=mode,
+        receptacle=_flag(attributes, "receptacle", True),
+        receptacle_mode=_receptacle_mode(attributes, label),
         openable=_flag(attributes, "openable", False),
         movable=_flag(attributes, "pickupable", False) or _flag(attributes, "moveable", False),
     )

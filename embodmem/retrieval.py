@@ -394,6 +394,8 @@ def _check_query(
         raise QueryError("k", k, "expected an integer >= 1")
     if text is not None and (not isinstance(text, str) or not text.strip()):
         raise QueryError("text", text, "expected non-empty text (or None)")
+    if text is not None:
+        v.utf8_str("text", text)
     if radius is not None:
         if near is None:
             raise QueryError("radius", radius, "a radius needs a `near` point or node id")
@@ -408,9 +410,7 @@ def _check_query(
         raise QueryError("since", (since, until), "time range is inverted (since > until)")
     wanted = None
     if labels is not None:
-        if isinstance(labels, str):
-            labels = [labels]
-        wanted = [v.nonempty_str(f"labels[{i}]", lab) for i, lab in enumerate(labels)]
+        wanted = v.str_list("labels", labels)
         if not wanted:
             raise QueryError("labels", labels, "expected at least one label (or None)")
     if text is None and near is None and t0 is None and t1 is None and wanted is None:

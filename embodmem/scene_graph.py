@@ -247,6 +247,9 @@ class SceneGraph:
                 raise UnknownLabelError(
                     f"observation.objects[{i}].label", det.label, "not in the memory's label set"
                 )
+            known = self._by_source.get(det.id_hint) if det.id_hint is not None else None
+            if known is None or det.attributes != self._objects[known].attributes:
+                relations.check_attributes(det.attributes)  # a known node's are valid already
             if det.id_hint is not None:
                 if det.id_hint in seen:
                     raise DuplicateIdError(
@@ -255,7 +258,6 @@ class SceneGraph:
                         "appears twice in one frame",
                     )
                 seen.add(det.id_hint)
-                known = self._by_source.get(det.id_hint)
                 if known is not None and self._objects[known].label != det.label:
                     raise DuplicateIdError(
                         f"observation.objects[{i}].id_hint",

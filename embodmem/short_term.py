@@ -184,21 +184,35 @@ class Timeline:
         return {"ids": list(self.ids), **{k: store.encode_array(a) for k, a in arrays.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Timeline:
+    def from_dict(cls, d: Any) -> Timeline:
         tl = cls()
-        tl.ids = [str(x) for x in d["ids"]]
+        tl.ids = v.str_list("short_term.timeline.ids", d["ids"])
         n = len(tl.ids)
-        tl.pos = store.decode_array(d["pos"], "short_term.timeline.pos").astype(np.float64)
+        if len(set(tl.ids)) != n:
+            raise SnapshotError("short_term.timeline.ids: an id appears twice")
+        tl.pos = _float_array(d["pos"], "short_term.timeline.pos")
         tl.times = {
             k: store.decode_array(d[k], f"short_term.timeline.{k}").astype(np.int64) for k in _TIMES
         }
-        tl.strength = store.decode_array(d["strength"], "short_term.timeline.strength")
+        tl.strength = _float_array(d["strength"], "short_term.timeline.strength")
         tl.alive = store.decode_array(d["alive"], "short_term.timeline.alive").astype(bool)
         arrays = [tl.pos, tl.strength, tl.alive, *tl.times.values()]
-        if any(len(a) != n for a in arrays) or tl.pos.shape != (n, 3):
+        if any(len(a) != n for a in arrays) or tl.pos.shape != (n, 3) or tl.strength.ndim != 1:
             raise SnapshotError("short_term.timeline: arrays disagree with the id list")
+        if n and ((np.abs(tl.pos) > v.MAX_COORDINATE).any() or (tl.strength < 0).any()):
+            raise SnapshotError("short_term.timeline: positions or strengths out of range")
+        if any(n and a.min() < NEVER for a in tl.times.values()):
+            raise SnapshotError("short_term.timeline: times before -1 (never)")
         tl.row = {node_id: i for i, node_id in enumerate(tl.ids) if tl.alive[i]}
         return tl
+
+
+def _float_array(d: Any, field: str) -> np.ndarray:
+    """A decoded float64 array with finite values only."""
+    arr = store.decode_array(d, field).astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise SnapshotError(f"{field}: non-finite values")
+    return arr
 
 
 class ShortTermMemory:
@@ -637,6 +651,17 @@ class ShortTermMemory:
         self._entries.pop(node_id, None)
         self.timeline.remove(node_id)
 
+    def _check_loaded(self, entries: list[Entry], timeline: Timeline) -> None:
+        """Loaded entries and timeline must describe exactly the graph's objects."""
+        objects = {n.node_id for n in self.graph.objects()}
+        ids = [e.node_id for e in entries]
+        if len(ids) > self.capacity or len(set(ids)) != len(ids) or not set(ids) <= objects:
+            raise SnapshotError(
+                "short_term.entries: duplicated ids, unknown objects or more than capacity"
+            )
+        if set(timeline.row) != objects:
+            raise SnapshotError("short_term.timeline: tracked ids differ from the graph's objects")
+
     # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         """Versioned JSON-ready state: entries, change log, timeline, counters."""
@@ -664,17 +689,22 @@ class ShortTermMemory:
                     f"short_term.policy={d['policy']!r}: memory is configured with "
                     f"{self.policy.name!r}"
                 )
-            entries = [_entry_from(x) for x in d["entries"]]
-            changes = [_change_from(x) for x in d["changes"]]
+            entries = [_entry_from(x) for x in _list(d, "entries")]
+            changes = [_change_from(x) for x in _list(d, "changes")]
             timeline = Timeline.from_dict(d["timeline"])
             last_pose = _pose_from(d["last_pose"])
-            step, hits, misses = int(d["step"]), int(d["hits"]), int(d["misses"])
+            step = v.int64("short_term.step", d["step"], 0)
+            hits = v.int64("short_term.hits", d["hits"], 0)
+            misses = v.int64("short_term.misses", d["misses"], 0)
             now_ns = v.time_ns("short_term.now_ns", d["now_ns"])
             goal = d["goal"]
+            if goal is not None:
+                v.nonempty_str("short_term.goal", goal)
+            self._check_loaded(entries, timeline)
             self.set_goal(goal)
         except SnapshotError:
             raise
-        except (EmbodmemError, KeyError, TypeError, ValueError, IndexError) as exc:
+        except (EmbodmemError, LookupError, TypeError, ValueError, ArithmeticError) as exc:
             raise SnapshotError(
                 f"short_term: malformed snapshot ({type(exc).__name__}: {exc})"
             ) from None
@@ -691,7 +721,23 @@ def _pose_to(p: Pose | None) -> dict[str, list[float]] | None:
 
 
 def _pose_from(d: Any) -> Pose | None:
-    return None if d is None else Pose(tuple(d["position"]), tuple(d["orientation"]))
+    if d is None:
+        return None
+    return Pose(
+        v.vec3("short_term.last_pose.position", d["position"]),
+        v.quaternion("short_term.last_pose.orientation", d["orientation"]),
+    )
+
+
+def _list(d: Any, key: str) -> list[Any]:
+    value = d[key]
+    if not isinstance(value, list):
+        raise SnapshotError(f"short_term.{key}: expected a list")
+    return value
+
+
+def _optional_str(field: str, value: Any) -> str | None:
+    return None if value is None else v.nonempty_str(field, value)
 
 
 def _det_to(det: ObjectObservation) -> dict[str, Any]:
@@ -710,14 +756,18 @@ def _det_to(det: ObjectObservation) -> dict[str, Any]:
 
 def _det_from(d: Any) -> ObjectObservation:
     box = d["bbox"]
+    if box is not None and (not isinstance(box, list) or len(box) != 3):
+        raise SnapshotError("short_term.entries.pending.bbox: expected [center, size, rotation]")
+    if not isinstance(d["states"], dict) or not isinstance(d["attributes"], dict):
+        raise SnapshotError("short_term.entries.pending: states and attributes must be objects")
     return ObjectObservation(
         label=d["label"],
-        position=tuple(d["position"]),
-        bbox=None if box is None else BBox3D(tuple(box[0]), tuple(box[1]), tuple(box[2])),
+        position=d["position"],
+        bbox=None if box is None else BBox3D(box[0], box[1], box[2]),
         states=d["states"],
         confidence=d["confidence"],
         id_hint=d["id_hint"],
-        embedding=None if d["embedding"] is None else tuple(d["embedding"]),
+        embedding=d["embedding"],
         attributes=d["attributes"],
     )
 
@@ -739,17 +789,19 @@ def _entry_to(e: Entry) -> dict[str, Any]:
 
 
 def _entry_from(d: Any) -> Entry:
+    if not isinstance(d["states"], dict):
+        raise SnapshotError("short_term.entries.states: expected an object")
     return Entry(
-        node_id=str(d["node_id"]),
-        label=str(d["label"]),
-        source_id=d["source_id"],
+        node_id=v.nonempty_str("entry.node_id", d["node_id"]),
+        label=v.nonempty_str("entry.label", d["label"]),
+        source_id=_optional_str("entry.source_id", d["source_id"]),
         position=v.vec3("entry.position", d["position"]),
         states=v.json_mapping("entry.states", d["states"]),
         time_ns=v.time_ns("entry.time_ns", d["time_ns"]),
-        inserted=int(d["inserted"]),
-        last_use=int(d["last_use"]),
-        uses=int(d["uses"]),
-        stable=int(d["stable"]),
+        inserted=v.int64("entry.inserted", d["inserted"], 0),
+        last_use=v.int64("entry.last_use", d["last_use"], 0),
+        uses=v.int64("entry.uses", d["uses"], 0),
+        stable=v.int64("entry.stable", d["stable"], 0),
         pending=None if d["pending"] is None else _det_from(d["pending"]),
     )
 
@@ -771,16 +823,18 @@ def _change_to(c: StateChange) -> dict[str, Any]:
 
 
 def _change_from(d: Any) -> StateChange:
-    before, after = d["before"], d["after"]
-    if d["field"] == "position":
+    field = v.nonempty_str("change.field", d["field"])
+    before = v.json_value("change.before", d["before"])
+    after = v.json_value("change.after", d["after"])
+    if field == "position":
         before, after = v.vec3("change.before", before), v.vec3("change.after", after)
     return StateChange(
-        str(d["node_id"]),
-        str(d["field"]),
+        v.nonempty_str("change.node_id", d["node_id"]),
+        field,
         before,
         after,
         v.time_ns("change.time_ns", d["time_ns"]),
-        d["source_id"],
-        d["label"],
-        d["cause"],
+        _optional_str("change.source_id", d["source_id"]),
+        _optional_str("change.label", d["label"]),
+        _optional_str("change.cause", d["cause"]),
     )

@@ -13,6 +13,9 @@ from typing import Any
 from embodmem.errors import ValidationError
 
 DEFAULT_ENCODING = "cl100k_base"
+# The encodings bpe-openai 0.1 bundles (`encoding_names()`; listed here so that checking a
+# setting does not import the tokenizer).
+ENCODINGS = ("cl100k_base", "gpt2", "o200k_base", "p50k_base", "p50k_edit", "r50k_base")
 
 
 class TokenCounter:

@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 
 from embodmem import validate as v
-from embodmem.errors import UnknownNodeError, ValidationError
+from embodmem.errors import SnapshotError, UnknownNodeError, ValidationError
 from embodmem.nodes import PlaceNode
 from embodmem.scene_graph import SceneGraph
 from embodmem.types import Pose, Vec3
@@ -143,8 +143,34 @@ class Topology:
         }
 
     @classmethod
-    def from_dict(cls, graph: SceneGraph, d: dict[str, Any]) -> Topology:
-        topo = cls(graph, d["distance"], d["novelty_similarity"])
-        topo.current = d["current"]
-        topo._seen_from = {k: set(s) for k, s in d["seen_from"].items()}
+    def from_dict(cls, graph: SceneGraph, d: Any) -> Topology:
+        """Topology from `to_dict` output over its loaded graph; `SnapshotError` on defects
+        (settings out of range, ids that are not places / objects of the graph)."""
+        if not isinstance(d, dict) or set(d) != {
+            "distance",
+            "novelty_similarity",
+            "current",
+            "seen_from",
+        }:
+            raise SnapshotError(
+                "topology: expected distance, novelty_similarity, current, seen_from"
+            )
+        topo = cls(
+            graph,
+            v.finite_float("topology.distance", d["distance"], v.MAX_COORDINATE),
+            v.finite_float("topology.novelty_similarity", d["novelty_similarity"], 1.0),
+        )
+        places = {p.node_id for p in graph.places()}
+        current = d["current"]
+        if current is not None and current not in places:
+            raise SnapshotError(f"topology.current={current!r}: not a place of the graph")
+        topo.current = current
+        seen = d["seen_from"]
+        if not isinstance(seen, dict):
+            raise SnapshotError("topology.seen_from: expected an object")
+        for obj, where in seen.items():
+            ids = v.str_list(f"topology.seen_from.{obj}", where)
+            if obj not in graph._objects or not set(ids) <= places:
+                raise SnapshotError(f"topology.seen_from.{obj}: unknown object or places")
+            topo._seen_from[obj] = set(ids)
         return topo

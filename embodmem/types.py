@@ -255,10 +255,7 @@ class ObjectObservation:
         if self.id_hint is not None:
             v.nonempty_str("object.id_hint", self.id_hint)
         if self.embedding is not None:
-            emb = np.asarray(self.embedding, dtype=np.float64)
-            if emb.ndim != 1 or emb.size == 0 or not np.isfinite(emb).all():
-                raise ValidationError("object.embedding", "array", "expected a finite 1-D vector")
-            object.__setattr__(self, "embedding", tuple(float(x) for x in emb))
+            object.__setattr__(self, "embedding", v.vector("object.embedding", self.embedding))
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +281,12 @@ class Observation:
         object.__setattr__(self, "time_ns", v.time_ns("observation.time_ns", self.time_ns))
         if isinstance(self.objects, (str, bytes, Mapping)):
             raise ValidationError("observation.objects", self.objects, "expected a sequence")
-        objects = tuple(self.objects)
+        try:
+            objects = tuple(self.objects)
+        except TypeError:
+            raise ValidationError(
+                "observation.objects", self.objects, "expected a sequence"
+            ) from None
         for i, obj in enumerate(objects):
             if not isinstance(obj, ObjectObservation):
                 raise ValidationError(
@@ -293,7 +295,7 @@ class Observation:
         object.__setattr__(self, "objects", objects)
         if self.agent_pose is not None and not isinstance(self.agent_pose, Pose):
             raise ValidationError("observation.agent_pose", self.agent_pose, "expected a Pose")
-        if self.frame_id != "world":
+        if not isinstance(self.frame_id, str) or self.frame_id != "world":
             raise ValidationError(
                 "observation.frame_id",
                 self.frame_id,
@@ -301,11 +303,18 @@ class Observation:
             )
         if self.region is not None:
             v.nonempty_str("observation.region", self.region)
+        if self.action is not None:
+            v.nonempty_str("observation.action", self.action)
         if self.points is not None:
             pts, _ = v.points_array("observation.points", self.points)
             object.__setattr__(self, "points", pts)
             if self.point_object_index is not None:
-                idx = np.asarray(self.point_object_index)
+                try:
+                    idx = np.asarray(self.point_object_index)
+                except (TypeError, ValueError, OverflowError):
+                    raise ValidationError(
+                        "observation.point_object_index", "value", "expected (N,) integers"
+                    ) from None
                 if idx.shape != (len(pts),) or not np.issubdtype(idx.dtype, np.integer):
                     raise ValidationError(
                         "observation.point_object_index",

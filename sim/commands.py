@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tqdm import tqdm
 
-from embodmem.cli import summary_table
-from embodmem.errors import EmbodmemError, SnapshotError, ValidationError
+from embodmem.cli import add_output_options, summary_table
+from embodmem.errors import EmbodmemError, ValidationError
 from embodmem.memory import EmbodiedMemory
+from embodmem.store import check_target
 from embodmem.tables import format_table
 from sim.offline import OfflineController
+from sim.scenes import scene_objects
 from sim.thor import observation_from_metadata, region_of_scene
 from sim.thor_env import observation_from_event
 
@@ -38,38 +40,50 @@ def iter_metadata(path: Path) -> Iterator[tuple[str, Any]]:
         return
     if not path.is_file():
         raise ValidationError("path", str(path), "no such file or directory")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".jsonl":
-            for i, line in enumerate(text.splitlines()):
-                if line.strip():
-                    record = json.loads(line)
-                    meta = record.get("metadata", record) if isinstance(record, dict) else record
-                    yield f"{path.name}:{i + 1}", meta
-        else:
-            yield path.name, json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{path}: not valid JSON ({exc})") from None
+    data = path.read_bytes()
+    lines = data.splitlines() if path.suffix == ".jsonl" else [data]
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{i + 1}" if path.suffix == ".jsonl" else path.name
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise ValidationError(str(path), where, f"not valid UTF-8 JSON ({exc})") from None
+        if path.suffix == ".jsonl" and isinstance(record, dict):
+            record = record.get("metadata", record)
+        yield where, record
 
 
 def ingest(paths: list[Path], visible_only: bool = False, progress: bool = True) -> EmbodiedMemory:
-    """Long-term memory built from THOR metadata dumps, one observation per dump/step."""
+    """Long-term memory built from THOR metadata dumps, one observation per dump/step; an
+    input that holds no THOR metadata or no objects is refused."""
     mem = EmbodiedMemory()
     items = [item for p in paths for item in iter_metadata(p)]
+    if not items:
+        raise ValidationError(
+            "paths", [str(p) for p in paths], "no THOR metadata found (.json / .jsonl files)"
+        )
     for step, (name, meta) in enumerate(
         tqdm(items, desc="ingest", unit="obs", disable=not progress)
     ):
         region = region_of_scene(name)  # a bare scene dump is named after its scene
-        obs = observation_from_metadata(
-            meta, time_ns=step, visible_only=visible_only, region=region
-        )
-        mem.integrate(obs)
+        try:
+            obs = observation_from_metadata(
+                meta, time_ns=step, visible_only=visible_only, region=region
+            )
+            mem.integrate(obs)
+        except ValidationError as exc:
+            raise ValidationError(f"{name}: {exc.field}", exc.value, exc.reason) from None
+    if not mem.scene_graph.objects():
+        raise ValidationError("paths", [str(p) for p in paths], "the input holds no objects")
     return mem
 
 
 def _ingest_thor(args: argparse.Namespace) -> int:
+    check_target(args.out, args.force)
     mem = ingest(args.paths, visible_only=args.visible_only, progress=not args.quiet)
-    out = mem.save(args.out)
+    out = mem.save(args.out, force=args.force, keep_last=args.keep)
     print(summary_table(mem))
     print(f"wrote {out}")
     return 0
@@ -119,13 +133,13 @@ def face(env: Any, object_id: str) -> Any:
 def _demo(args: argparse.Namespace) -> int:
     """Explore a real iTHOR kitchen in the offline simulator, move an apple into the fridge,
     and print what the memory holds."""
+    check_target(args.out, args.force)
+    objects = list(scene_objects(args.scene).values())
+    apple, fridge = (_first_of(objects, args.scene, kind) for kind in ("Apple", "Fridge"))
     start = time.perf_counter()
     mem, env = explore(args.scene)
     g = mem.scene_graph
     t = mem.observations + 1
-    meta = env.last_event.metadata
-    apple = next(o["objectId"] for o in meta["objects"] if o["objectType"] == "Apple")
-    fridge = next(o["objectId"] for o in meta["objects"] if o["objectType"] == "Fridge")
     plan = (
         ("face", apple),
         ("PickupObject", apple),
@@ -172,9 +186,19 @@ def _demo(args: argparse.Namespace) -> int:
             ],
         )
     )
-    out = mem.save(args.out)
+    out = mem.save(args.out, force=args.force)
     print(f"\nwrote snapshot {out}  (inspect it: embodmem inspect {out} --objects)")
     return 0
+
+
+def _first_of(objects: list[dict[str, Any]], scene: str, object_type: str) -> str:
+    """objectId of the first object of a type (the demo moves an apple into a fridge)."""
+    for obj in objects:
+        if obj["objectType"] == object_type:
+            return obj["objectId"]
+    raise ValidationError(
+        "scene", scene, f"has no {object_type}; the demo needs an apple and a fridge"
+    )
 
 
 def _short(value: Any) -> str:
@@ -191,8 +215,10 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="snapshot to write (.json/.sqlite)")
     p.add_argument("--visible-only", action="store_true", help="only objects THOR marks visible")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_options(p)
     p.set_defaults(func=_ingest_thor)
     p = sub.add_parser("demo", help="explore a real iTHOR kitchen offline and print the memory")
     p.add_argument("--scene", default=DEMO_SCENE, help="iTHOR scene (default FloorPlan1)")
     p.add_argument("--out", type=Path, default=Path("out/demo_memory.json"))
+    p.add_argument("--force", action="store_true", help="replace a file that is not a snapshot")
     p.set_defaults(func=_demo)

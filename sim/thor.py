@@ -16,6 +16,7 @@ from typing import Any
 from embodmem.errors import DuplicateIdError, UnknownLabelError, ValidationError
 from embodmem.frames import thor_box, thor_camera_pose, thor_xyz
 from embodmem.types import BBox3D, ObjectObservation, Observation, Pose
+from embodmem.validate import finite_float
 from sim.object_types import object_types
 
 # Dynamic THOR fields recorded as object states.
@@ -88,6 +89,17 @@ def _object_list(metadata: Any) -> tuple[list[Mapping[str, Any]], Mapping[str, A
     raise ValidationError("metadata", type(metadata).__name__, "expected event metadata or objects")
 
 
+def _box(obj: Mapping[str, Any], key: str, where: str) -> BBox3D | None:
+    """World box of a THOR box field (None when THOR gives none)."""
+    box = obj.get(key)
+    if box is None:
+        return None
+    if not isinstance(box, Mapping):
+        raise ValidationError(f"{where}.{key}", box, "expected a box dict or null")
+    corners = box.get("cornerPoints")
+    return None if corners is None else thor_box(corners, f"{where}.{key}")
+
+
 def object_observation(obj: Mapping[str, Any], index: int = 0) -> ObjectObservation:
     """One THOR object dict -> `ObjectObservation` in the world frame."""
     where = f"objects[{index}]"
@@ -102,20 +114,16 @@ def object_observation(obj: Mapping[str, Any], index: int = 0) -> ObjectObservat
     oid = obj["objectId"]
     if not isinstance(oid, str) or not oid:
         raise ValidationError(f"{where}.objectId", oid, "expected a non-empty string")
-    bbox: BBox3D | None = None
-    oobb = obj.get("objectOrientedBoundingBox")
-    aabb = obj.get("axisAlignedBoundingBox")
-    if isinstance(oobb, Mapping) and oobb.get("cornerPoints"):
-        bbox = thor_box(oobb["cornerPoints"], f"{where}.objectOrientedBoundingBox")
-    elif isinstance(aabb, Mapping) and aabb.get("cornerPoints"):
-        bbox = thor_box(aabb["cornerPoints"], f"{where}.axisAlignedBoundingBox")
+    oobb = _box(obj, "objectOrientedBoundingBox", where)
+    aabb = _box(obj, "axisAlignedBoundingBox", where)
+    bbox = oobb if oobb is not None else aabb
     states = {k: obj[k] for k in STATE_FIELDS if k in obj}
     attributes = {k: obj[k] for k in ATTRIBUTE_FIELDS if k in obj}
     known = object_types()[label]
     if known.placement_mode is not None:
         attributes["receptacle_mode"] = known.placement_mode
-    if isinstance(aabb, Mapping) and aabb.get("cornerPoints") and oobb:
-        lo, hi = thor_box(aabb["cornerPoints"], f"{where}.axisAlignedBoundingBox").min_max()
+    if aabb is not None and oobb is not None:
+        lo, hi = aabb.min_max()
         attributes["aabb"] = [list(map(float, lo)), list(map(float, hi))]
     return ObjectObservation(
         label=label,
@@ -130,12 +138,25 @@ def object_observation(obj: Mapping[str, Any], index: int = 0) -> ObjectObservat
 def agent_pose_from_metadata(metadata: Mapping[str, Any]) -> Pose | None:
     """World pose of the agent's camera from event metadata (None if there is no agent)."""
     agent = metadata.get("agent")
-    if not isinstance(agent, Mapping) or "position" not in agent:
+    if agent is None:
         return None
-    position = metadata.get("cameraPosition") or agent["position"]
-    rotation = agent.get("rotation") or {}
-    yaw = rotation.get("y", 0.0) if isinstance(rotation, Mapping) else 0.0
-    return thor_camera_pose(position, float(yaw), float(agent.get("cameraHorizon", 0.0) or 0.0))
+    if not isinstance(agent, Mapping):
+        raise ValidationError("metadata.agent", agent, "expected an agent dict")
+    if "position" not in agent:
+        return None
+    position = metadata.get("cameraPosition")
+    field = "metadata.cameraPosition"
+    if position is None:
+        position, field = agent["position"], "metadata.agent.position"
+    rotation = agent.get("rotation")
+    if rotation is None:
+        rotation = {}
+    if not isinstance(rotation, Mapping):
+        raise ValidationError("metadata.agent.rotation", rotation, "expected a mapping x, y, z")
+    yaw = finite_float("metadata.agent.rotation.y", rotation.get("y", 0.0), 1e9)
+    horizon = agent.get("cameraHorizon")
+    horizon = finite_float("metadata.agent.cameraHorizon", 0.0 if horizon is None else horizon, 1e9)
+    return thor_camera_pose(position, yaw, horizon, field)
 
 
 def observation_from_metadata(
@@ -155,8 +176,12 @@ def observation_from_metadata(
     seen: set[str] = set()
     out = []
     for i, obj in enumerate(objs):
-        if visible_only and isinstance(obj, Mapping) and not obj.get("visible", False):
-            continue
+        if visible_only and isinstance(obj, Mapping):
+            visible = obj.get("visible", False)
+            if not isinstance(visible, bool):
+                raise ValidationError(f"objects[{i}].visible", visible, "expected a bool")
+            if not visible:
+                continue
         o = object_observation(obj, i)
         if o.id_hint in seen:
             raise DuplicateIdError(f"objects[{i}].objectId", o.id_hint, "objectId appears twice")
@@ -164,7 +189,8 @@ def observation_from_metadata(
         out.append(o)
     pose = agent_pose_from_metadata(meta) if meta is not None else None
     if region is None and meta is not None:
-        region = region_of_scene(str(meta.get("sceneName", "")))
+        name = meta.get("sceneName")
+        region = region_of_scene(name) if isinstance(name, str) else None
     if action is None and meta is not None:
         last = meta.get("lastAction")
         action = last if isinstance(last, str) and last else None

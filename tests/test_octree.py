@@ -337,6 +337,21 @@ def test_out_of_bounds_error_names_the_value():
         tree.insert_points([[limit, 0.0, 0.0]])
 
 
+def test_queries_from_outside_the_grid_find_what_is_in_reach() -> None:
+    """The grid bounds inserts; queries may start anywhere in the coordinate domain."""
+    t = Octree(resolution=0.05)
+    t.insert_points(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]), object_ids=np.array([3, 4]))
+    far = [9e4, 0.0, 0.0]  # beyond the grid's 52.4 km
+    hit = t.raycast(far, [-1, 0, 0], 1e6)
+    assert hit is not None and hit.object_id == 4
+    assert [i for i, _ in t.objects_near(far, 1e5)] == [4, 3]
+    assert np.allclose(t.knn(far, 1)[0], [[1.025, 0.025, 0.025]])
+    assert len(t.query_box([-9e4] * 3, [9e4] * 3)) == 2
+    assert len(t.query_radius(far, 1.0)) == 0
+    with pytest.raises(OutOfBoundsError, match="origin"):
+        t.insert_scan(far, np.zeros((1, 3)))
+
+
 @pytest.mark.parametrize(
     ("call", "error", "field"),
     [

@@ -484,7 +484,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[EmbodiedMemory, 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(commands, "EmbodiedMemory", Recording)
         out = tmp_path_factory.mktemp("demo") / "demo.json"
-        assert commands._demo(argparse.Namespace(scene=commands.DEMO_SCENE, out=out)) == 0
+        assert (
+            commands._demo(argparse.Namespace(scene=commands.DEMO_SCENE, out=out, force=False)) == 0
+        )
     return runs[0], seen
 
 

@@ -176,6 +176,10 @@ def normalize_scene(scene: Any) -> str:
     return name
 
 
+MAX_PIXELS = 4096  # pixels per image side the offline renderer draws
+MAX_VISIBILITY = 1000.0  # m
+
+
 def _init_error(key: str, value: Any) -> str | None:
     """Why an Initialize argument is rejected (BaseFPSAgentController.Initialize's messages
     where THOR checks it; ai2thor's reset raises on that failure), else None."""
@@ -185,9 +189,22 @@ def _init_error(key: str, value: Any) -> str | None:
         return msg.FIELD_OF_VIEW
     if key == "rotateStepDegrees" and not value > 0:
         return msg.ROTATE_STEP
-    if key in ("visibilityDistance", "width", "height") and not value > 0:
-        return "must be positive"
+    if key == "visibilityDistance" and not 0 < value <= MAX_VISIBILITY:
+        return f"must be in (0, {MAX_VISIBILITY:g}] m"
+    if key in ("width", "height") and not 0 < value <= MAX_PIXELS:
+        return f"must be in [1, {MAX_PIXELS}] pixels (the offline renderer's limit)"
     return None
+
+
+def check_initialize(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parsed Initialize arguments; `InvalidActionError` for a wrong type or a value out of
+    range, so a bad setting is refused before the controller changes."""
+    parsed = parse("Initialize", ACTIONS["Initialize"][1], params)
+    for key in SETTING_OF.keys() & parsed.keys():
+        reason = _init_error(key, parsed[key])
+        if reason:
+            raise InvalidActionError(key, parsed[key], reason)
+    return parsed
 
 
 class OfflineController:
@@ -254,7 +271,7 @@ class OfflineController:
         """
         name = normalize_scene(scene if scene is not None else self.scene)
         params = {**self._init_params, **init_params}
-        parse("Initialize", ACTIONS["Initialize"][1], params)
+        check_initialize(params)  # refuse bad settings before anything changes
         objs = (
             scene_objects(name)
             if objects is None
@@ -336,18 +353,14 @@ class OfflineController:
             return Outcome(False, msg.UNKNOWN_EXCLUDED_ID.format(oid=missing))
         if state.held is not None:
             act.drop(state, self.settings, {})
-        random_spawn(state, args.get("randomSeed", 0), excluded, keep)
+        random_spawn(state, args.get("randomSeed", 0) % 2**32, excluded, keep)  # C# int seed
         apply_effects(state, self._basins)
         return Outcome()
 
     def _initialize(self, args: dict[str, Any]) -> Outcome:
-        given = {k: args[k] for k in SETTING_OF if k in args}
-        for key, value in given.items():
-            reason = _init_error(key, value)
-            if reason:
-                raise InvalidActionError(key, value, reason)
-        for key, value in given.items():
-            setattr(self.settings, SETTING_OF[key], value)
+        check_initialize(args)
+        for key in SETTING_OF.keys() & args.keys():
+            setattr(self.settings, SETTING_OF[key], args[key])
         self._init_params.update(args)
         return Outcome(ret={"cameraNearPlane": 0.01, "cameraFarPlane": 20.0})
 

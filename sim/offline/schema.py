@@ -48,8 +48,26 @@ class Spec:
     required: frozenset[str] = frozenset()
 
 
+FLOAT_MAX = 3.4028234663852886e38  # C# float (System.Single) range
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # C# int (System.Int32) range
+
+
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A value THOR converts to a C# float: finite and within the float32 range."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(v, int):
+        return -FLOAT_MAX <= v <= FLOAT_MAX
+    return math.isfinite(v) and -FLOAT_MAX <= v <= FLOAT_MAX
+
+
+def _integer(v: Any) -> bool:
+    """A value THOR converts to a C# int: an integral number within the int32 range."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(v, float) and not (math.isfinite(v) and v.is_integer()):
+        return False
+    return INT_MIN <= v <= INT_MAX
 
 
 def _xyz(v: Any, keys: tuple[str, ...]) -> bool:
@@ -64,9 +82,10 @@ def _xyz(v: Any, keys: tuple[str, ...]) -> bool:
 def _convert(kind: str, v: Any) -> tuple[bool, Any]:
     """(ok, converted value) for one argument kind."""
     if kind == "bool":
-        return isinstance(v, bool) or v in (0, 1), bool(v) if v in (0, 1) else v
+        ok = isinstance(v, bool) or (type(v) is int and v in (0, 1))
+        return ok, bool(v) if ok else v
     if kind == "int":
-        ok = _number(v) and float(v).is_integer()
+        ok = _integer(v)
         return ok, int(v) if ok else v
     if kind == "number":
         return _number(v), float(v) if _number(v) else v

@@ -88,10 +88,31 @@ class ReachableGrid:
         return ok
 
     def path_clear(self, start: np.ndarray, end: np.ndarray) -> bool:
-        """Whether every point of the straight segment start -> end (x, z) is free."""
-        n = max(2, int(np.ceil(np.linalg.norm(end - start) / (self.step / 2))) + 1)
-        t = np.linspace(0.0, 1.0, n)[:, None]
-        return bool(self.contains(start + t * (end - start)).all())
+        """Whether every point of the straight segment start -> end (x, z) is free, solved
+        exactly: the free region is a union of discs (radius `tolerance`, one per reachable
+        point), and each disc covers an interval of the segment's parameter; the segment is
+        free when those intervals cover [0, 1]. The cost is one pass over the grid points,
+        whatever the segment's length."""
+        a = np.asarray(start, dtype=np.float64)
+        d = np.asarray(end, dtype=np.float64) - a
+        dd = float(d @ d)
+        if not dd > 0:
+            return bool(self.contains(a)[0])
+        rel = a - self.points
+        half_b = rel @ d
+        disc = half_b * half_b - dd * ((rel * rel).sum(axis=1) - self.tolerance**2)
+        hit = disc >= 0
+        root = np.sqrt(disc[hit])
+        lo = np.clip((-half_b[hit] - root) / dd, 0.0, 1.0)
+        hi = np.clip((-half_b[hit] + root) / dd, 0.0, 1.0)
+        keep = hi > lo
+        if not keep.any():
+            return False
+        order = np.argsort(lo[keep], kind="stable")
+        lo, hi = lo[keep][order], hi[keep][order]
+        reach = np.maximum.accumulate(hi)
+        eps = 1e-12
+        return bool(lo[0] <= eps and reach[-1] >= 1 - eps and (lo[1:] <= reach[:-1] + eps).all())
 
 
 class SceneState:
