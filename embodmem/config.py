@@ -65,8 +65,11 @@ class MemoryConfig:
             elif f.type == "int":
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
                     raise ValidationError(f"config.{f.name}", value, "expected an integer > 0")
-            elif not finite_float(f"config.{f.name}", value, 1e12) > 0:
-                raise ValidationError(f"config.{f.name}", value, "expected a number > 0")
+            else:  # stored as a plain float, so a numpy scalar never reaches a snapshot
+                number = finite_float(f"config.{f.name}", value, 1e12)
+                if not number > 0:
+                    raise ValidationError(f"config.{f.name}", value, "expected a number > 0")
+                object.__setattr__(self, f.name, number)
         if not 1e-3 <= self.octree_resolution <= 100:
             raise ValidationError(
                 "config.octree_resolution", self.octree_resolution, "expected 0.001 to 100 (m)"

@@ -243,6 +243,7 @@ class EmbodiedMemory:
         }
 
     # ------------------------------------------------------------ persistence
+    @store.paused_gc()
     def to_dict(self) -> dict[str, Any]:
         """Versioned snapshot of the whole memory (JSON-ready)."""
         return {
@@ -261,6 +262,7 @@ class EmbodiedMemory:
         }
 
     @classmethod
+    @store.paused_gc()
     def from_dict(cls, d: dict[str, Any], embedder: Embedder | None = None) -> EmbodiedMemory:
         """Memory from `to_dict` output; raises `SnapshotError` on any defect."""
         graph_io.check_header(d, FORMAT, COMPATIBLE, "memory")
@@ -300,6 +302,7 @@ class EmbodiedMemory:
             ) from None
         return mem
 
+    @store.paused_gc()
     def save(
         self, path: str | Path, force: bool = False, keep_last: int | None = store.DEFAULT_KEEP
     ) -> Path:
@@ -309,6 +312,7 @@ class EmbodiedMemory:
         return store.save_snapshot(path, self.to_dict(), force=force, keep_last=keep_last)
 
     @classmethod
+    @store.paused_gc()
     def load(
         cls, path: str | Path, snapshot_id: int | None = None, embedder: Embedder | None = None
     ) -> EmbodiedMemory:

@@ -450,7 +450,8 @@ class Octree:
     def _index(self, field: str, pts: np.ndarray) -> np.ndarray:
         """Voxel indices (N, 3) int64 of finite points; raises `OutOfBoundsError` naming the
         first point outside the grid."""
-        q = pts / self.resolution
+        with np.errstate(over="ignore"):  # a huge point becomes inf here and is refused below
+            q = pts / self.resolution
         np.floor(q, out=q)
         if len(q) and (q.min() < -OFFSET or q.max() > OFFSET - 1):
             row = int(np.flatnonzero(((q < -OFFSET) | (q > OFFSET - 1)).any(axis=1))[0])

@@ -19,6 +19,8 @@ Numpy arrays (e.g. the octree) travel inside the JSON as base64 blobs (`encode_a
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import hashlib
 import os
 import re
@@ -27,7 +29,7 @@ import sqlite3
 import stat
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,20 @@ _SCHEMA = (
     " sha256 TEXT NOT NULL, payload BLOB NOT NULL)"
 )
 _COLUMNS = ["id", "created_ns", "label", "format", "version", "sha256", "payload"]
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a snapshot's millions of small objects are
+    built or parsed (they form no cycles to collect; the collector's passes over them cost more
+    than the work itself, about 2x on 10,000 objects). Also a decorator."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def encode_array(arr: np.ndarray) -> dict[str, Any]:

@@ -138,6 +138,9 @@ def test_bad_config() -> None:
         MemoryConfig(short_term_capacity=2**70)
     with pytest.raises(ValidationError, match="config.token_encoding"):
         MemoryConfig(token_encoding="no_such_tokenizer")
+    numpy_setting = MemoryConfig(place_distance=np.int64(2), view_range=np.float32(1.5))
+    assert type(numpy_setting.place_distance) is float  # so snapshots can hold it
+    assert type(numpy_setting.view_range) is float
     for resolution in (1e-12, 1e6):  # a grid of a micrometre, or voxels of kilometres
         with pytest.raises(ValidationError, match="config.octree_resolution"):
             MemoryConfig(octree_resolution=resolution)

@@ -24,6 +24,7 @@ from embodmem.store import (
     decode_array,
     encode_array,
     load_snapshot,
+    paused_gc,
     save_snapshot,
 )
 
@@ -295,3 +296,25 @@ def test_saving_over_our_own_snapshots_needs_no_force(tmp_path: Path) -> None:
         path = save_snapshot(tmp_path / name, {"format": "embodmem.x", "version": 1, "i": 1})
         save_snapshot(path, {"format": "embodmem.x", "version": 1, "i": 2})
         assert load_snapshot(path)["i"] == 2
+
+
+def test_collector_is_paused_only_while_loading(tmp_path: Path) -> None:
+    """Loads pause the garbage collector for speed and always switch it back on."""
+    import gc
+
+    from embodmem import EmbodiedMemory
+
+    path = EmbodiedMemory().save(tmp_path / "m.json")
+    EmbodiedMemory.load(path)
+    assert gc.isenabled()
+    path.write_bytes(b"{}")
+    with pytest.raises(SnapshotError):
+        EmbodiedMemory.load(path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller's choice to run without it is kept
+    finally:
+        gc.enable()
