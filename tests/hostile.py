@@ -477,6 +477,22 @@ def listing(folder: Path) -> dict[str, tuple[int, int, int]]:
 
 
 # ----------------------------------------------------------------------------- controller
+def hostile_poses() -> st.SearchStrategy[list[dict[str, Any]]]:
+    """SetObjectPoses lists: real names (some repeated), unknown and static names, real, edge
+    and hostile positions."""
+    names = [o["name"] for o in scene()[:30]] + ["Nope_123", ""]
+    vector = st.one_of(
+        st.fixed_dictionaries({k: st.floats(-3, 3) for k in "xyz"}),
+        st.fixed_dictionaries({k: st.sampled_from(EDGE_NUMBERS) for k in "xyz"}),
+        hostile_values(),
+    )
+    pose = st.fixed_dictionaries(
+        {"objectName": st.one_of(st.sampled_from(names), hostile_values())},
+        optional={"position": vector, "rotation": vector},
+    )
+    return st.lists(pose, max_size=6)
+
+
 @st.composite
 def hostile_steps(draw: Draw) -> list[dict[str, Any]]:
     """A few controller steps: real action names with real, edge and hostile arguments."""
@@ -501,6 +517,17 @@ def hostile_steps(draw: Draw) -> list[dict[str, Any]]:
                     st.just({"x": 1e300, "y": 0.0, "z": -1e300}),
                     st.fixed_dictionaries({k: st.sampled_from(EDGE_NUMBERS) for k in "xyz"}),
                     st.sampled_from([o["objectId"] for o in scene()[:40]]),
+                    hostile_poses(),
+                    st.lists(
+                        st.fixed_dictionaries(
+                            {
+                                "objectType": st.sampled_from(["Faucet", "Apple", "Unicorn", ""]),
+                                "isOn": st.one_of(st.booleans(), hostile_values()),
+                            }
+                        ),
+                        max_size=3,
+                    ),
+                    st.sampled_from(["CanBeDirty", "CanBeFilled", "CanOpen", "CanFly"]),
                 )
             )
         if name in ("MoveAhead", "RotateRight", "LookDown") and draw(st.booleans()):

@@ -49,3 +49,21 @@ def test_rendering_produces_frames_and_masks():
     assert ev.metadata["colors"]
     plain = OfflineController("FloorPlan1").last_event
     assert plain.frame is None and plain.depth_frame is None
+
+
+def test_frames_are_drawn_on_first_read_from_their_own_step():
+    """Frames are drawn lazily, yet show the scene of their step, not of a later one; the
+    colours in the metadata are the ones the frame is drawn with; cv2img is BGR."""
+    kw = dict(width=64, height=48, render_depth_image=True, render_instance_segmentation=True)
+    lazy = OfflineController("FloorPlan1", **kw)
+    first = lazy.last_event
+    assert first._draw is not None  # nothing drawn yet
+    for _ in range(3):
+        lazy.step(action="RotateRight")
+    eager = OfflineController("FloorPlan1", **kw).last_event
+    assert np.array_equal(first.depth_frame, eager.depth_frame)  # drawn now, as it was then
+    assert np.array_equal(first.frame, eager.frame)
+    colors = {c["name"]: tuple(c["color"]) for c in first.metadata["colors"]}
+    assert colors == first.object_id_to_color
+    assert np.array_equal(first.cv2img, first.frame[..., ::-1])
+    assert OfflineController("FloorPlan1").last_event.cv2img is None

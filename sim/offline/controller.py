@@ -20,11 +20,12 @@ from sim.object_types import thor_labels
 from sim.offline import actions_interact as act
 from sim.offline import actions_nav as nav
 from sim.offline import messages as msg
+from sim.offline import restore
 from sim.offline.errors import InvalidActionError, UnknownSceneError
 from sim.offline.event import Event, build_metadata
 from sim.offline.geometry import xyz
 from sim.offline.randomizer import random_spawn
-from sim.offline.render import render_frames, room_bounds
+from sim.offline.render import frame_colors, render_frames, room_bounds
 from sim.offline.rules import apply_effects, faucet_basins
 from sim.offline.schema import Spec, parse
 from sim.offline.state import Agent, Outcome, SceneState, Settings
@@ -51,6 +52,9 @@ INIT_PARAMS = {
     "fastActionEmit": "bool",
     "autoSimulation": "bool",
     "server_class": "any",
+    # ServerAction fields 5.0.0's Initialize does not read (ALFRED sends them): accepted, unused.
+    "cameraY": "number",
+    "visibility_distance": "number",
 }
 # camelCase Initialize argument -> Settings field.
 SETTING_OF = {
@@ -137,6 +141,12 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     "EmptyLiquidFromObject": (act.empty, _OBJ),
     "BreakObject": (act.break_object, _OBJ),
     "InitialRandomSpawn": (None, _SPAWN),
+    "SetObjectPoses": (
+        restore.set_object_poses,
+        Spec({"objectPoses": "any", "placeStationary": "bool"}),
+    ),
+    "SetObjectToggles": (restore.set_object_toggles, Spec({"objectToggles": "any"})),
+    "SetStateOfAllObjects": (restore.set_state_of_all_objects, Spec({"StateChange": "str"})),
 }
 NAVIGATION = frozenset(
     {
@@ -397,30 +407,41 @@ class OfflineController:
         return event
 
     def _render(self, event: Event, objects: list[dict[str, Any]], mask: np.ndarray) -> None:
+        """Set the event up to draw its frames when first read, from this step's objects and
+        camera (metadata["colors"] is known now: colours depend only on the ids drawn)."""
         state, cfg = self.state, self.settings
         if self._room is None:
             self._room = room_bounds(list(state.objects.values()))
         hidden = state.hidden()
         drawn = [o for i, o in enumerate(objects) if not hidden[i] and state.ids[i] != state.held]
-        res = render_frames(
-            drawn,
-            self._room[0],
-            self._room[1],
-            event.metadata["cameraPosition"],
-            state.agent.yaw,
-            state.agent.horizon,
-            cfg.field_of_view,
-            cfg.width,
-            cfg.height,
-            depth=cfg.render_depth_image,
-            segmentation=True,
-        )
-        event.frame = res.instance_segmentation_frame
-        event.depth_frame = res.depth_frame
-        if cfg.render_instance_segmentation:
-            event.set_segmentation(
-                res.instance_segmentation_frame, res.color_to_object_id, res.object_id_to_color
+        room_lo, room_hi = self._room
+        camera = event.metadata["cameraPosition"]
+        yaw, horizon = state.agent.yaw, state.agent.horizon
+        fov, width, height = cfg.field_of_view, cfg.width, cfg.height
+        depth, segmentation = cfg.render_depth_image, cfg.render_instance_segmentation
+
+        def draw(ev: Event) -> None:
+            res = render_frames(
+                drawn,
+                room_lo,
+                room_hi,
+                camera,
+                yaw,
+                horizon,
+                fov,
+                width,
+                height,
+                depth=depth,
+                segmentation=True,
             )
-            event.metadata["colors"] = [
-                {"name": k, "color": list(c)} for k, c in res.object_id_to_color.items()
-            ]
+            ev.frame = res.instance_segmentation_frame
+            ev.depth_frame = res.depth_frame
+            if segmentation:
+                ev.set_segmentation(
+                    res.instance_segmentation_frame, res.color_to_object_id, res.object_id_to_color
+                )
+
+        event.defer_frames(draw)
+        if segmentation:
+            colors = frame_colors(drawn)
+            event.metadata["colors"] = [{"name": k, "color": list(c)} for k, c in colors.items()]

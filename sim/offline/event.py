@@ -3,6 +3,7 @@ builder of its metadata dict (the key set of real recorded 5.0.0 events)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,21 +11,36 @@ import numpy as np
 from sim.offline.geometry import HAND_OFFSET, as_dict, hand_position
 from sim.offline.state import Outcome, SceneState, Settings
 
+_FRAMES = (
+    "frame",
+    "depth_frame",
+    "instance_segmentation_frame",
+    "color_to_object_id",
+    "object_id_to_color",
+    "instance_masks",
+    "instance_detections2D",
+)
+
 
 class Event:
-    """One step's result: metadata plus (when rendering) frames, as ai2thor's `Event`."""
+    """One step's result: metadata plus (when rendering) frames, as ai2thor's `Event`.
+
+    Frames are drawn when first read (`defer_frames`): a client that steps without looking
+    pays nothing for them, and what it reads is the scene as it was at this step.
+    """
 
     def __init__(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
         self.screen_width = metadata["screenWidth"]
         self.screen_height = metadata["screenHeight"]
-        self.frame: np.ndarray | None = None
-        self.depth_frame: np.ndarray | None = None
-        self.instance_segmentation_frame: np.ndarray | None = None
-        self.color_to_object_id: dict[tuple[int, int, int], str] = {}
-        self.object_id_to_color: dict[str, tuple[int, int, int]] = {}
-        self.instance_masks: dict[str, np.ndarray] = {}
-        self.instance_detections2D: dict[str, tuple[int, int, int, int]] | None = None
+        self._draw: Callable[[Event], None] | None = None
+        self._frame: np.ndarray | None = None
+        self._depth_frame: np.ndarray | None = None
+        self._instance_segmentation_frame: np.ndarray | None = None
+        self._color_to_object_id: dict[tuple[int, int, int], str] = {}
+        self._object_id_to_color: dict[str, tuple[int, int, int]] = {}
+        self._instance_masks: dict[str, np.ndarray] = {}
+        self._instance_detections2D: dict[str, tuple[int, int, int, int]] | None = None
         # ai2thor attributes this simulator does not produce, present for API compatibility.
         self.semantic_segmentation_frame: np.ndarray | None = None
         self.normals_frame: np.ndarray | None = None
@@ -33,6 +49,21 @@ class Event:
         self.class_detections2D: dict[str, tuple] = {}
         self.third_party_camera_frames: list[np.ndarray] = []
         self.events = [self]
+
+    def defer_frames(self, draw: Callable[[Event], None]) -> None:
+        """Draw this event's frames with `draw(self)` when one is first read."""
+        self._draw = draw
+
+    def _realize(self) -> None:
+        draw, self._draw = self._draw, None
+        if draw is not None:
+            draw(self)
+
+    @property
+    def cv2img(self) -> np.ndarray | None:
+        """The RGB frame in OpenCV's BGR channel order (ai2thor's `Event.cv2img`)."""
+        frame = self.frame
+        return None if frame is None else frame[..., ::-1]
 
     def __bool__(self) -> bool:
         return bool(self.metadata["lastActionSuccess"])
@@ -70,6 +101,23 @@ class Event:
             masks[oid] = mask
             boxes[oid] = (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
         self.instance_masks, self.instance_detections2D = masks, boxes
+
+
+def _frame_property(name: str) -> property:
+    private = f"_{name}"
+
+    def get(self: Event) -> Any:
+        self._realize()
+        return getattr(self, private)
+
+    def set_(self: Event, value: Any) -> None:
+        setattr(self, private, value)
+
+    return property(get, set_, doc=f"ai2thor's `Event.{name}` (drawn on first read).")
+
+
+for _name in _FRAMES:
+    setattr(Event, _name, _frame_property(_name))
 
 
 def _agent_dict(state: SceneState) -> dict[str, Any]:

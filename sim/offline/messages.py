@@ -180,5 +180,22 @@ PLACEMENT_ATTEMPTS = "numPlacementAttempts must be a positive integer."
 BAD_EXCLUDED_TYPE = "invalid Object Type used in excludedReceptacles array: {type}"
 UNKNOWN_EXCLUDED_ID = "Cannot find sim object with id '{oid}'"
 
+# --- B/P.SetObjectPoses -> PhysicsSceneManager.SetObjectPoses --------------------------------
+POSES_UNINITIALIZED = (
+    "objectPoses was not initialized correctly. Please make sure each element in the objectPoses"
+    " list is initialized."
+)
+POSE_NO_OBJECT = "No Pickupable or Moveable object of name {name} found in scene."
+POSE_NOT_MOVABLE = (
+    "{name} is not a Moveable or Pickupable object. SetObjectPoses only works with Moveable and"
+    " Pickupable sim objects."
+)
+
+# --- 2.1.0's P.SetStateOfAllObjects (ALFRED's restore_scene; 5.0.0 dropped it) ----------------
+STATE_MISSING = "Missing State parameter. Please use valid State"
+UNKNOWN_TYPE = Thrown("ArgumentException", "Requested value '{type}' was not found.")  # Enum.Parse
+STATE_UNDEFINED = "State is not defined. Please check if state matches SimObjSecondaryProperty"
+
 # --- Offline-only (no THOR counterpart) -------------------------------------------------------
+POSE_OUT_OF_BOUNDS = "{name}: pose position {position} is outside the scene bounds {lo}-{hi}"
 NEEDS_KNIFE = "Agent must be holding a knife to slice an object."  # slice_requires_knife=True

@@ -36,6 +36,7 @@ from embodmem.types import quat_to_matrix
 NEAR_CLIP = 0.05  # metres; AI2-THOR's camera near plane is of this order
 MAX_RANGE = 20.0  # metres; far beyond any iTHOR room
 STRUCTURE_THICKNESS = 0.1  # metres of the floor / wall / ceiling slabs outside the room box
+STRUCTURE_NAMES = ("Ceiling", "Wall", "Wall", "Wall", "Wall")  # and a Floor when none
 CHUNK_PIXELS = 1 << 18
 BACKGROUND = (0, 0, 0)
 _SIGNS = np.array(list(product((-1.0, 1.0), repeat=3)))  # (8, 3) corner signs, bit i ~ axis 2-i
@@ -106,7 +107,7 @@ def render_frames(
     rot = optical_rotation(pose)
     keep, rects = _cull(boxes, np.asarray(cam_xyz), rot, intr, far)
     zbuf, index = _trace(boxes, keep, rects, np.asarray(cam_xyz), rot, intr)
-    id_to_color = assign_colors(boxes.ids)
+    id_to_color = frame_colors(objects)
     result = RenderResult(
         depth_frame=None,
         instance_segmentation_frame=None,
@@ -119,6 +120,13 @@ def render_frames(
         palette = np.array([id_to_color[i] for i in boxes.ids] + [BACKGROUND], dtype=np.uint8)
         result.instance_segmentation_frame = palette[index]
     return result
+
+
+def frame_colors(objects: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int, int]]:
+    """Colours of a frame of `objects`: theirs and the room structure's (see `assign_colors`)."""
+    has_floor = any(obj.get("objectType") == "Floor" for obj in objects)
+    structure = STRUCTURE_NAMES + (() if has_floor else ("Floor",))
+    return assign_colors([str(obj.get("objectId")) for obj in objects] + list(structure))
 
 
 def assign_colors(ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
@@ -217,22 +225,19 @@ def _structure_boxes(room_lo: Any, room_hi: Any, with_floor: bool) -> _Boxes:
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     t = STRUCTURE_THICKNESS
     outer_lo, outer_hi = lo - t, hi + t
-    slabs = [
-        ("Ceiling", [outer_lo[0], outer_lo[1], hi[2]], [outer_hi[0], outer_hi[1], outer_hi[2]]),
-        ("Wall", [outer_lo[0], outer_lo[1], lo[2]], [lo[0], outer_hi[1], hi[2]]),
-        ("Wall", [hi[0], outer_lo[1], lo[2]], [outer_hi[0], outer_hi[1], hi[2]]),
-        ("Wall", [lo[0], outer_lo[1], lo[2]], [hi[0], lo[1], hi[2]]),
-        ("Wall", [lo[0], hi[1], lo[2]], [hi[0], outer_hi[1], hi[2]]),
+    slabs = [  # ceiling, then the four walls (STRUCTURE_NAMES), then the floor
+        ([outer_lo[0], outer_lo[1], hi[2]], [outer_hi[0], outer_hi[1], outer_hi[2]]),
+        ([outer_lo[0], outer_lo[1], lo[2]], [lo[0], outer_hi[1], hi[2]]),
+        ([hi[0], outer_lo[1], lo[2]], [outer_hi[0], outer_hi[1], hi[2]]),
+        ([lo[0], outer_lo[1], lo[2]], [hi[0], lo[1], hi[2]]),
+        ([lo[0], hi[1], lo[2]], [hi[0], outer_hi[1], hi[2]]),
     ]
+    names = list(STRUCTURE_NAMES)
     if with_floor:
-        slabs.append(
-            ("Floor", [outer_lo[0], outer_lo[1], outer_lo[2]], [outer_hi[0], outer_hi[1], lo[2]])
-        )
-    a, b = np.array([s[1] for s in slabs]), np.array([s[2] for s in slabs])
-    n = len(slabs)
-    return _Boxes(
-        [s[0] for s in slabs], (a + b) / 2, np.broadcast_to(np.eye(3), (n, 3, 3)), (b - a) / 2
-    )
+        slabs.append(([outer_lo[0], outer_lo[1], outer_lo[2]], [outer_hi[0], outer_hi[1], lo[2]]))
+        names.append("Floor")
+    a, b = np.array([s[0] for s in slabs]), np.array([s[1] for s in slabs])
+    return _Boxes(names, (a + b) / 2, np.broadcast_to(np.eye(3), (len(names), 3, 3)), (b - a) / 2)
 
 
 def _concat(a: _Boxes, b: _Boxes) -> _Boxes:

@@ -178,6 +178,17 @@ class SceneState:
         self._rebuild_arrays()
         self.invalidate()
 
+    def replace_objects(self, objects: dict[str, dict[str, Any]]) -> None:
+        """Swap in a new object set (SetObjectPoses); the hand empties if its object is gone."""
+        self.objects = objects
+        if self.held not in objects:
+            self.held = None
+        floors = [k for k, o in objects.items() if o["objectType"] == "Floor"]
+        self.floor_id = floors[0] if floors else None
+        self.slides = {k: v for k, v in self.slides.items() if k in objects}
+        self._rebuild_arrays()
+        self.invalidate()
+
     def parents(self, oid: str) -> list[str]:
         """Receptacles holding `oid`, nearest first (empty when none)."""
         return list(self.objects[oid].get("parentReceptacles") or [])
@@ -217,12 +228,15 @@ class SceneState:
         up = [a for a in self.parents(receptacle) if a != self.floor_id or low]
         return [receptacle, *up]
 
-    def attach(self, oid: str, receptacle: str | None) -> None:
-        """Make `receptacle` the nearest parent of `oid` (None detaches); re-chains its contents."""
+    def attach(self, oid: str, receptacle: str | None, chain: bool = True) -> None:
+        """Make `receptacle` the nearest parent of `oid` (None detaches), followed by the
+        receptacle's own parents when `chain`; re-chains its contents."""
         inner = self.descendants(oid)
         keep = {oid, *inner}
         if receptacle is None:
             self._set_parents(oid, [])
+        elif not chain:
+            self._set_parents(oid, [receptacle])
         else:
             self._set_parents(oid, self._chain(receptacle, float(self.lo[self.row[oid]][1])))
         for k in inner:

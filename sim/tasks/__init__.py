@@ -10,6 +10,7 @@ from sim.tasks.alfred import (
     load_alfred_default,
     task_from_traj,
 )
+from sim.tasks.episode import EpisodeError, PoseMapping, map_object_poses, start_episode
 from sim.tasks.goals import (
     TASK_TYPES,
     Goal,
@@ -25,10 +26,12 @@ __all__ = [
     "TASK_TYPES",
     "AlfredFormatError",
     "Annotation",
+    "EpisodeError",
     "EpisodeResult",
     "Goal",
     "GoalError",
     "GoalResult",
+    "PoseMapping",
     "StateHistory",
     "Task",
     "aggregate",
@@ -37,6 +40,8 @@ __all__ = [
     "goal_from_pddl",
     "load_alfred",
     "load_alfred_default",
+    "map_object_poses",
     "metrics",
+    "start_episode",
     "task_from_traj",
 ]

@@ -39,7 +39,10 @@ class Annotation:
 @dataclass(frozen=True, slots=True)
 class Task:
     """One ALFRED task: where it happens, what people asked for, its typed goal, and the length
-    of the expert's low-level plan (for PLW). `init_action` is ALFRED's starting TeleportFull."""
+    of the expert's low-level plan (for PLW). The scene as ALFRED recorded it (ai2thor 2.1.0):
+    `object_poses` (SetObjectPoses entries), `object_toggles` (SetObjectToggles entries),
+    `dirty_and_empty` (everything dirty and empty first) and `init_action`, its TeleportFull.
+    `low_actions` are the expert's `api_action` dicts."""
 
     task_id: str
     scene: str
@@ -52,6 +55,10 @@ class Task:
     annotations: tuple[Annotation, ...] = ()
     init_action: Mapping[str, Any] | None = None
     source: str = ""
+    object_poses: tuple[Mapping[str, Any], ...] = ()
+    object_toggles: tuple[Mapping[str, Any], ...] = ()
+    dirty_and_empty: bool = False
+    low_actions: tuple[Mapping[str, Any], ...] = ()
 
 
 def load_alfred(path: str | os.PathLike[str]) -> list[Task]:
@@ -165,7 +172,13 @@ def task_from_traj(traj: Any, where: str = "<traj>") -> Task:
     except ValidationError as exc:
         raise AlfredFormatError(f"{where} {exc.field}", exc.value, exc.reason) from None
     annotations = _annotations(traj, where)
-    init = traj["scene"].get("init_action")
+    scene_info = traj["scene"]
+    init = scene_info.get("init_action")
+    poses = _records(scene_info.get("object_poses", []), "scene.object_poses", where)
+    toggles = _records(scene_info.get("object_toggles", []), "scene.object_toggles", where)
+    dirty = scene_info.get("dirty_and_empty", False)
+    if not isinstance(dirty, bool):
+        raise AlfredFormatError(f"{where} scene.dirty_and_empty", dirty, "expected true or false")
     return Task(
         task_id=_text(_get(traj, "task_id", where), "task_id", where),
         scene=scene,
@@ -178,4 +191,19 @@ def task_from_traj(traj: Any, where: str = "<traj>") -> Task:
         annotations=annotations,
         init_action=dict(init) if isinstance(init, Mapping) else None,
         source=where,
+        object_poses=poses,
+        object_toggles=toggles,
+        dirty_and_empty=dirty,
+        low_actions=tuple(
+            dict(a["api_action"])
+            for a in _records(low_actions, key, where)
+            if isinstance(a.get("api_action"), Mapping)
+        ),
     )
+
+
+def _records(value: Any, field_name: str, where: str) -> tuple[dict[str, Any], ...]:
+    """A list of JSON objects (copied), or `AlfredFormatError` naming the field."""
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise AlfredFormatError(f"{where} {field_name}", value, "expected a list of objects")
+    return tuple(dict(v) for v in value)
