@@ -197,13 +197,3 @@ def observation_from_metadata(
     return Observation(
         time_ns=time_ns, objects=tuple(out), agent_pose=pose, region=region, action=action
     )
-
-
-def __getattr__(name: str) -> Any:
-    """`ThorEnv`, `observation_from_event` and `SimulatorUnavailableError` live in `sim.thor_env`
-    (which imports this module); they are re-exported here on first use."""
-    if name in ("ThorEnv", "observation_from_event", "SimulatorUnavailableError"):
-        from sim import thor_env
-
-        return getattr(thor_env, name)
-    raise AttributeError(f"module 'sim.thor' has no attribute {name!r}")

@@ -229,3 +229,21 @@ def test_depth_units_and_bad_frames(recorded, fake_env):
         observation_from_event(SimpleNamespace())
     fake_env.controller.last_event = SimpleNamespace(metadata=recorded)
     assert fake_env.observation() == observation_from_metadata(recorded, visible_only=True)
+
+
+def test_no_import_circle_between_the_thor_modules():
+    """sim.thor_env builds on sim.thor; sim.thor never imports sim.thor_env."""
+    import ast
+    from pathlib import Path
+
+    import sim.thor
+
+    tree = ast.parse(Path(sim.thor.__file__).read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {
+        f"{n.module}.{a.name}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module
+        for a in n.names
+    }
+    assert not any("thor_env" in name for name in names)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sim.offline import messages as msg
+from sim.offline.errors import InvalidActionError
 from sim.offline.geometry import as_dict, planar_direction, xyz
 from sim.offline.state import Outcome, SceneState, Settings, fail
 
@@ -176,6 +177,18 @@ def _teleport_error(
     return None
 
 
+def teleport_full(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
+    """TeleportFull: Teleport with every degree of freedom given (position or x, y, z)."""
+    if "position" not in args and not any(k in args for k in "xyz"):
+        raise InvalidActionError(
+            "position",
+            None,
+            msg.MISSING_ARGUMENTS.format(action="TeleportFull", names="position"),
+            code="MissingArguments",
+        )
+    return teleport(state, cfg, args)
+
+
 def teleport(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """Teleport / TeleportFull: position, rotation (yaw), horizon, standing.
 
@@ -183,6 +196,16 @@ def teleport(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     scene bounds, on the grid (snapToGrid), free (on the reachable grid) and at floor height.
     """
     agent = state.agent
+    if "position" not in args and any(k in args for k in "xyz"):
+        if not all(k in args for k in "xyz"):
+            missing = ",".join(k for k in "xyz" if k not in args)
+            raise InvalidActionError(
+                missing,
+                None,
+                msg.MISSING_ARGUMENTS.format(action="Teleport", names=missing),
+                code="MissingArguments",
+            )
+        args = {**args, "position": {k: args[k] for k in "xyz"}}
     pos = xyz(args["position"]) if "position" in args else agent.position.copy()
     rot = args.get("rotation", {"x": 0.0, "y": agent.yaw, "z": 0.0})
     horizon = float(args.get("horizon", agent.horizon))

@@ -19,6 +19,7 @@ import numpy as np
 from sim.object_types import thor_labels
 from sim.offline import actions_interact as act
 from sim.offline import actions_nav as nav
+from sim.offline import actions_query as query
 from sim.offline import messages as msg
 from sim.offline import restore
 from sim.offline.errors import InvalidActionError, UnknownSceneError
@@ -80,7 +81,16 @@ SNAKE_ALIASES = {
 _OBJ = Spec({"objectId": "str"}, frozenset({"objectId"}))
 _MOVE = Spec({"moveMagnitude": "number"})
 _TURN = Spec({"degrees": "number"})
-_TELEPORT = {"position": "vec3", "rotation": "rotation", "horizon": "number", "standing": "bool"}
+# x, y, z: the older float overload, which GetInteractablePoses' poses and ALFRED's use.
+_TELEPORT = {
+    "position": "vec3",
+    "rotation": "rotation",
+    "horizon": "number",
+    "standing": "bool",
+    "x": "number",
+    "y": "number",
+    "z": "number",
+}
 _SPAWN = Spec(
     {
         "randomSeed": "int",
@@ -106,7 +116,10 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     "Crouch": (nav.crouch, Spec()),
     "Stand": (nav.stand, Spec()),
     "Teleport": (nav.teleport, Spec(_TELEPORT)),
-    "TeleportFull": (nav.teleport, Spec(_TELEPORT, frozenset(_TELEPORT))),
+    "TeleportFull": (
+        nav.teleport_full,
+        Spec(_TELEPORT, frozenset({"rotation", "horizon", "standing"})),
+    ),
     "GetReachablePositions": (nav.get_reachable_positions, Spec()),
     "Pass": (nav.no_op, Spec()),
     "Done": (nav.no_op, Spec()),
@@ -147,7 +160,100 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     ),
     "SetObjectToggles": (restore.set_object_toggles, Spec({"objectToggles": "any"})),
     "SetStateOfAllObjects": (restore.set_state_of_all_objects, Spec({"StateChange": "str"})),
+    "PlaceObjectAtPoint": (
+        restore.place_object_at_point,
+        Spec(
+            {
+                "objectId": "str",
+                "position": "vec3",
+                "rotation": "rotation",
+                "forceKinematic": "bool",
+            },
+            frozenset({"objectId", "position"}),
+        ),
+    ),
+    "GetInteractablePoses": (
+        query.interactable_poses,
+        Spec(
+            {
+                "objectId": "str",
+                "positions": "vec3s",
+                "rotations": "numbers",
+                "horizons": "numbers",
+                "standings": "bools",
+                "maxDistance": "number",
+                "maxPoses": "int",
+            },
+            frozenset({"objectId"}),
+        ),
+    ),
+    "GetShortestPath": (
+        query.shortest_path,
+        Spec(
+            {
+                "objectId": "str",
+                "objectType": "str",
+                "position": "vec3",
+                "rotation": "rotation",
+                "allowedError": "number",
+            }
+        ),
+    ),
+    "GetShortestPathToPoint": (
+        query.shortest_path_to_point,
+        Spec(
+            {
+                "position": "vec3",
+                "target": "vec3",
+                "x": "number",
+                "y": "number",
+                "z": "number",
+                "allowedError": "number",
+            }
+        ),
+    ),
+    # Visual-only actions: accepted, nothing the offline simulator models changes.
+    "RandomizeMaterials": (
+        restore.visual_only,
+        Spec(
+            {
+                "useTrainMaterials": "bool",
+                "useValMaterials": "bool",
+                "useTestMaterials": "bool",
+                "useExternalMaterials": "bool",
+                "inRoomTypes": "strlist",
+            }
+        ),
+    ),
+    "RandomizeLighting": (
+        restore.visual_only,
+        Spec(
+            {
+                "synchronized": "bool",
+                "brightness": "any",
+                "randomizeColor": "bool",
+                "hue": "any",
+                "saturation": "any",
+            }
+        ),
+    ),
+    "RandomizeColors": (restore.visual_only, Spec()),
+    "ResetMaterials": (restore.visual_only, Spec()),
+    "ResetColors": (restore.visual_only, Spec()),
 }
+# Actions that change no object state (the state rules do not run after them).
+NO_EFFECTS = frozenset(
+    {
+        "GetInteractablePoses",
+        "GetShortestPath",
+        "GetShortestPathToPoint",
+        "RandomizeMaterials",
+        "RandomizeLighting",
+        "RandomizeColors",
+        "ResetMaterials",
+        "ResetColors",
+    }
+)
 NAVIGATION = frozenset(
     {
         "MoveAhead",
@@ -247,6 +353,7 @@ class OfflineController:
         self.settings = Settings(slice_requires_knife=bool(slice_requires_knife))
         self.seed = seed
         self.last_event: Event | None = None
+        self.last_action: dict[str, Any] | None = None
         self.state: SceneState | None = None
         self.scene = scene
         self._init_params: dict[str, Any] = {}
@@ -265,6 +372,25 @@ class OfflineController:
         ctl = cls(metadata["sceneName"], **init)
         ctl.reset(metadata["sceneName"], objects=metadata["objects"], agent=metadata["agent"])
         return ctl
+
+    @property
+    def initialization_parameters(self) -> dict[str, Any]:
+        """The Initialize arguments in force (ai2thor's `Controller.initialization_parameters`)."""
+        return dict(self._init_params)
+
+    @property
+    def width(self) -> int:
+        return self.settings.width
+
+    @property
+    def height(self) -> int:
+        return self.settings.height
+
+    def __enter__(self) -> OfflineController:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     # --- lifecycle ------------------------------------------------------------------------
     def reset(
@@ -318,6 +444,7 @@ class OfflineController:
             raise RuntimeError("controller is stopped; call reset(scene) first")
         args = dict(action) if isinstance(action, Mapping) else {"action": action}
         args.update(kwargs)
+        self.last_action = dict(args)
         raise_for_failure = bool(args.pop("raise_for_failure", False))
         name = args.pop("action", None)
         entry = ACTIONS.get(name) if isinstance(name, str) else None
@@ -344,7 +471,7 @@ class OfflineController:
         if name == "InitialRandomSpawn":
             return self._random_spawn(args)
         outcome = handler(state, self.settings, args)
-        if outcome.success and name not in NAVIGATION:
+        if outcome.success and name not in NAVIGATION and name not in NO_EFFECTS:
             apply_effects(state, self._basins)
         return outcome
 

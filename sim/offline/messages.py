@@ -191,6 +191,43 @@ POSE_NOT_MOVABLE = (
     " Pickupable sim objects."
 )
 
+# --- P.PlaceObjectAtPoint --------------------------------------------------------------------
+PLACE_NO_OBJECT = "Cannot find object with id {oid}."
+PLACE_OUT_OF_BOUNDS = "Position coordinate ({position}) is not within scene bounds ({bounds})"
+PLACE_NOT_CLEAR = (
+    "Spawn area not clear ({blocker}) is in the way), can't place object at that point"
+)
+
+# --- P.GetInteractablePoses ---------------------------------------------------------------------
+POSES_MAX = out_of_range("maxPoses must be > 0.")
+POSES_DISTANCE = out_of_range("maxDistance must be >= 0 meters from the object.")
+POSES_UNKNOWN_ID = Thrown(
+    "ArgumentException", "objectId: {oid} is not the objectId on any object in the scene!"
+)
+POSES_HORIZON = Thrown("ArgumentException", "Each horizon must be in [{low}:{high}]. You gave {h}.")
+POSES_EMPTY = Thrown(
+    "ArgumentException", "Every degree of freedom must have at least 1 valid value."
+)
+
+# --- B.GetShortestPath / GetShortestPathToPoint (NavMesh; here the reachable grid) -------------
+PATH_TYPE_MISSING = Thrown("ArgumentException", "Object type {type} was not found in the scene.")
+PATH_TYPE_AMBIGUOUS = Thrown(
+    "ArgumentException",
+    "Multiple objects of type {type} were found in the scene, cannot disambiguate.",
+)
+PATH_NO_ID = Thrown("ArgumentException", "Cannot find sim object with id {oid}")
+PATH_NO_START = Thrown("InvalidOperationException", "No point on NavMesh near startPosition {p}.")
+PATH_NO_TARGET = Thrown("InvalidOperationException", "No point on NavMesh near targetPosition {p}.")
+PATH_NONE = Thrown(
+    "InvalidOperationException", "Could not find path between {a} and {b} using the NavMesh."
+)
+PATH_NOT_VISIBLE = Thrown(
+    "InvalidOperationException",
+    "Target object {oid} is not visible on navigation path given current agent parameters:"
+    " maxVisibleDistance ({distance}), gridSize ({grid}), fieldOfView ({fov}), camera width"
+    " ({width}), camera height ({height})",
+)
+
 # --- 2.1.0's P.SetStateOfAllObjects (ALFRED's restore_scene; 5.0.0 dropped it) ----------------
 STATE_MISSING = "Missing State parameter. Please use valid State"
 UNKNOWN_TYPE = Thrown("ArgumentException", "Requested value '{type}' was not found.")  # Enum.Parse

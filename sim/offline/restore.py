@@ -290,3 +290,63 @@ def set_state_of_all_objects(state: SceneState, cfg: Settings, args: dict[str, A
             obj[_ONE_WAY[change]] = True
     state.invalidate()
     return Outcome()
+
+
+PLACE_LIFT = 0.005  # m: PlaceObjectAtPoint sets the object this far above the surface
+PLACE_SLACK = 0.01  # m: boxes overlapping by less than this do not block a placement
+
+
+def place_object_at_point(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
+    """PlaceObjectAtPoint: the object (turned to `rotation`) set down on the first surface below
+    `position`, if nothing else is in the way there; a held object is released. actionReturn is
+    the final position unless forceKinematic (THOR then returns before anything settles)."""
+    oid = args["objectId"]
+    if oid not in state.objects:
+        return fail(msg.PLACE_NO_OBJECT.format(oid=oid))
+    target = xyz(args["position"])
+    if np.any(target < state.bounds_lo) or np.any(target > state.bounds_hi):
+        centre = (state.bounds_lo + state.bounds_hi) / 2
+        extents = (state.bounds_hi - state.bounds_lo) / 2
+        bounds = f"Center: {msg.cs_vector(centre, 1)}, Extents: {msg.cs_vector(extents, 1)}"
+        return fail(
+            msg.PLACE_OUT_OF_BOUNDS.format(position=msg.cs_vector(target, 1), bounds=bounds)
+        )
+    obj = state.objects[oid]
+    moved = posed(obj, target, dict(args.get("rotation") or obj.get("rotation") or {}))
+    lo, hi = (np.asarray(c) for c in _bounds(moved))
+    skip = {oid, *state.descendants(oid)}
+    others = np.array([k not in skip for k in state.ids], dtype=bool)
+    under = (
+        others
+        & (state.lo[:, 0] <= target[0])
+        & (state.hi[:, 0] >= target[0])
+        & (state.lo[:, 2] <= target[2])
+        & (state.hi[:, 2] >= target[2])
+        & (state.hi[:, 1] <= target[1])
+    )
+    surface = float(state.hi[under, 1].max()) if under.any() else state.floor_top
+    up = np.array((0.0, surface + PLACE_LIFT - lo[1], 0.0))  # bottom onto the surface
+    lo, hi = lo + up, hi + up
+    overlap = others & np.all((state.lo < hi - PLACE_SLACK) & (state.hi > lo + PLACE_SLACK), axis=1)
+    if overlap.any():
+        blocker = state.ids[int(np.flatnonzero(overlap)[0])]
+        return fail(msg.PLACE_NOT_CLEAR.format(blocker=blocker))
+    final = target + up
+    if state.held == oid:
+        state.held = None
+    state.move(oid, final - state.pos[state.row[oid]])  # with what it holds
+    turned = posed(state.objects[oid], final, moved["rotation"])
+    state.replace_object(oid, turned | {"isPickedUp": False})
+    settle(state, [oid])
+    return Outcome(ret=None if args.get("forceKinematic") else as_dict(final))
+
+
+def _bounds(obj: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    corners = np.asarray(obj["axisAlignedBoundingBox"]["cornerPoints"], dtype=np.float64)
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def visual_only(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
+    """RandomizeMaterials, RandomizeLighting, RandomizeColors, ResetMaterials, ResetColors:
+    they change how the scene looks, which the offline renderer does not model."""
+    return Outcome()

@@ -37,6 +37,9 @@ CS_TYPES = {
     "vec3": "Vector3",
     "rotation": "Vector3",
     "strlist": "String[]",
+    "numbers": "Single[]",
+    "bools": "Boolean[]",
+    "vec3s": "Vector3[]",
 }
 
 
@@ -102,7 +105,23 @@ def _convert(kind: str, v: Any) -> tuple[bool, Any]:
     if kind == "strlist":
         ok = isinstance(v, (list, tuple)) and all(isinstance(s, str) for s in v)
         return ok, list(v) if ok else v
+    if kind in ("numbers", "bools", "vec3s"):  # lists, ranges, numpy arrays (ai2thor sends them)
+        items = _items(v)
+        each = {"numbers": "number", "bools": "bool", "vec3s": "vec3"}[kind]
+        converted = [_convert(each, x) for x in items] if items is not None else None
+        if converted is None or not all(ok for ok, _ in converted):
+            return False, v
+        return True, [x for _, x in converted]
     return True, v
+
+
+def _items(v: Any) -> list[Any] | None:
+    """The elements of a list-like argument (numpy scalars as Python numbers), else None."""
+    if isinstance(v, (list, tuple, range)):
+        return [x.item() if hasattr(x, "item") and not isinstance(x, Mapping) else x for x in v]
+    if type(v).__module__ == "numpy" and getattr(v, "ndim", None) == 1:
+        return v.tolist()
+    return None
 
 
 def parse(action: str, spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class ReachableGrid:
         idx = np.rint((self.points - self.origin) / step).astype(np.int64)
         self.occupied = np.zeros(tuple(idx.max(axis=0) + 2), dtype=bool)
         self.occupied[idx[:, 0], idx[:, 1]] = True
+        self.graph: Any = None  # the neighbour graph planners build once (actions_query)
 
     def contains(self, xz: np.ndarray) -> np.ndarray:
         """Bool per query point (M, 2): within `tolerance` of a reachable grid point."""
@@ -188,6 +189,14 @@ class SceneState:
         self.slides = {k: v for k, v in self.slides.items() if k in objects}
         self._rebuild_arrays()
         self.invalidate()
+
+    def replace_object(self, oid: str, obj: dict[str, Any]) -> None:
+        """Put a changed copy of one object in place (a new pose: position, rotation, boxes)."""
+        self.objects[oid] = obj
+        i = self.row[oid]
+        self.lo[i], self.hi[i] = aabb(obj)
+        self.pos[i] = xyz(obj["position"])
+        self._samples = None
 
     def parents(self, oid: str) -> list[str]:
         """Receptacles holding `oid`, nearest first (empty when none)."""
