@@ -12,17 +12,15 @@ Run: .venv/bin/python experiments/alfred_goals.py [--split valid_seen train_samp
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections import Counter, defaultdict
-from pathlib import Path
+
+from alfred_splits import chosen_splits
 
 from sim.offline import OfflineController
-from sim.tasks import Task, format_table, load_alfred, load_alfred_default
+from sim.tasks import Task, format_table
 from sim.tasks.episode import start_episode
-
-TRAIN_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/alfred/train_sample.jsonl"
 
 
 def report(name: str, tasks: list[Task]) -> None:
@@ -65,16 +63,8 @@ def report(name: str, tasks: list[Task]) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", nargs="*", default=["valid_seen", "train_sample"])
-    args = ap.parse_args()
-    if "valid_seen" in args.split:
-        report("valid_seen", load_alfred_default())
-    if "train_sample" in args.split:
-        if TRAIN_SAMPLE.is_file():
-            report("train_sample", load_alfred(TRAIN_SAMPLE))
-        else:
-            print(f"\n(train sample not found at {TRAIN_SAMPLE}; skipped)")
+    for name, tasks in chosen_splits(__doc__.splitlines()[0]):
+        report(name, tasks)
 
 
 if __name__ == "__main__":

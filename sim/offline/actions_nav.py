@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.offline import messages as msg
 from sim.offline.errors import InvalidActionError
+from sim.offline.freespace import free_space
 from sim.offline.geometry import as_dict, planar_direction, xyz
 from sim.offline.state import Outcome, SceneState, Settings, fail
 
@@ -47,8 +48,9 @@ def _move(
     d = planar_direction(state.agent.yaw, right * magnitude, ahead * magnitude)
     start = state.agent.position[[0, 2]]
     end = start + d
-    if not state.grid.path_clear(start, end):
-        blocker = _obstacle(state, end)
+    row = free_space(state).blocker(start, end)
+    if row is not False:
+        blocker = state.objects[state.ids[row]] if row is not None else _obstacle(state, end)
         return fail(
             msg.BLOCKED.format(
                 name=STRUCTURE if blocker is None else blocker["name"],
@@ -168,7 +170,7 @@ def _teleport_error(
     cells = pos[[0, 2]] / cfg.grid_size
     if cfg.snap_to_grid and np.any(np.abs(cells - np.round(cells)) > GRID_TOLERANCE):
         return msg.TELEPORT_OFF_GRID.format(position=where, grid=msg.cs_float(cfg.grid_size))
-    if not state.grid.contains(pos[[0, 2]])[0]:
+    if not free_space(state).contains(pos[[0, 2]]):
         blocker = _obstacle(state, pos[[0, 2]])
         return msg.COLLIDED_WITH.format(name=STRUCTURE if blocker is None else blocker["objectId"])
     change = abs(pos[1] - state.agent_height())

@@ -78,8 +78,9 @@ class ReachableGrid:
         base = np.floor(q).astype(np.int64)
         ok = np.zeros(len(q), dtype=bool)
         shape = np.array(self.occupied.shape)
-        for dx in (0, 1):
-            for dz in (0, 1):
+        reach = range(-int(self.tolerance // self.step), int(self.tolerance // self.step) + 2)
+        for dx in reach:
+            for dz in reach:
                 cell = base + np.array((dx, dz))
                 inside = np.all((cell >= 0) & (cell < shape), axis=1)
                 c = np.where(inside[:, None], cell, 0)
@@ -144,6 +145,7 @@ class SceneState:
         self.bounds = box_dict(self.bounds_lo, self.bounds_hi)  # THOR's sceneBounds
         self.agent = agent if agent is not None else self._seeded_agent(seed)
         self.visible: set[str] = set()
+        self.free_cache: Any = None  # (box fingerprint, FreeSpace) of `freespace.free_space`
         self.slides: dict[str, np.ndarray] = {}  # open drawers: how far they slid out
         self._hidden: np.ndarray | None = None
 

@@ -1,0 +1,29 @@
+"""The ALFRED splits the experiments read: the vendored valid-seen tasks, and ALFRED's train
+sample from ../shared/data/alfred when it is there (valid-unseen is the held-out test set and
+is never read)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim.tasks import Task, load_alfred, load_alfred_default
+
+TRAIN_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/alfred/train_sample.jsonl"
+SPLITS = ("valid_seen", "train_sample")
+
+
+def chosen_splits(description: str) -> list[tuple[str, list[Task]]]:
+    """(name, tasks) of the splits named by `--split` (default: both that are present)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--split", nargs="*", choices=SPLITS, default=list(SPLITS))
+    names = ap.parse_args().split
+    out = []
+    if "valid_seen" in names:
+        out.append(("valid_seen", load_alfred_default()))
+    if "train_sample" in names:
+        if TRAIN_SAMPLE.is_file():
+            out.append(("train_sample", load_alfred(TRAIN_SAMPLE)))
+        else:
+            print(f"(train sample not found at {TRAIN_SAMPLE}; skipped)")
+    return out

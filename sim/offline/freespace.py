@@ -1,0 +1,122 @@
+"""Where the agent may stand and move: a disc of AGENT_RADIUS swept against the scene's
+obstacles, inside the room; the reachable grid is evidence, not the physics.
+
+- Obstacles are the footprints, grown by the agent's radius, of objects that are not
+  pickupable and reach into the agent's height band. A box whose footprint (shrunk by the
+  radius) holds a reachable grid point is not convex (an L-shaped counter's thin slab covers
+  open floor, a bathtub's box its rim): it is not an obstacle; what stands under or around it
+  (cabinets, the tub's walls) is, and the grid is.
+- The room is everything within ROOM_REACH of a reachable grid point: the scene data has no
+  walls, and walls stand about a grid step beyond the last reachable point.
+- A position is free when it is near a reachable grid point, or when it is in the room and
+  outside every obstacle.
+- A straight move is free when every point of it is, tested exactly: it must stay in the room,
+  and each stretch of it inside an obstacle must be covered by grid discs (slab tests and
+  disc-interval coverage), so its cost does not depend on its length.
+
+Measured on ALFRED's valid-seen expert trajectories (their navigation actions, from the
+recorded start): 84.9 % replay without a failed move (39.0 % with the grid alone), 243 of 251
+start poses accepted (207), and the recorded 5.0.0 episodes still agree on 96.3 % of fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.offline.state import ReachableGrid
+
+AGENT_RADIUS = 0.2  # m: THOR's agent capsule
+STEP_HEIGHT = 0.15  # m above the floor: lower boxes (rugs, mats) do not block
+AGENT_HEIGHT = 1.8  # m above the floor: higher boxes (wall cabinets, lamps) do not block
+ROOM_REACH = 0.25 + 0.18  # m: a grid step beyond the reachable points, plus the grid tolerance
+
+
+class FreeSpace:
+    """Free-space tests of one scene state (rebuild when non-pickupable objects move)."""
+
+    def __init__(
+        self,
+        grid: ReachableGrid,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        blocking: np.ndarray,
+        floor_top: float,
+    ) -> None:
+        band = (hi[:, 1] > floor_top + STEP_HEIGHT) & (lo[:, 1] < floor_top + AGENT_HEIGHT)
+        cand = np.flatnonzero(blocking & band)
+        flo, fhi = lo[cand][:, [0, 2]], hi[cand][:, [0, 2]]
+        pts = grid.points
+        inner_lo, inner_hi = flo + AGENT_RADIUS, fhi - AGENT_RADIUS
+        holds = (
+            ((pts[None, :, :] > inner_lo[:, None, :]) & (pts[None, :, :] < inner_hi[:, None, :]))
+            .all(axis=2)
+            .any(axis=1)
+        )
+        self.grid = grid
+        self.room = ReachableGrid(pts, grid.step, ROOM_REACH)
+        self.rows = cand[~holds]  # object rows of the obstacles
+        self.lo, self.hi = flo[~holds] - AGENT_RADIUS, fhi[~holds] + AGENT_RADIUS
+
+    def contains(self, xz: np.ndarray) -> bool:
+        """Whether the agent may stand at `xz`."""
+        p = np.asarray(xz, dtype=np.float64)
+        if self.grid.contains(p)[0]:
+            return True
+        if not self.room.contains(p)[0]:
+            return False
+        return not _inside(p, self.lo, self.hi)
+
+    def blocker(self, start: np.ndarray, end: np.ndarray) -> int | bool | None:
+        """What stops a straight move from `start` to `end`: the object row of the first
+        obstacle it enters off the grid (a stretch inside a box that no grid disc covers), None
+        for a wall (the move leaves the room), False when the move is free."""
+        a = np.asarray(start, dtype=np.float64)
+        b = np.asarray(end, dtype=np.float64)
+        if not self.room.path_clear(a, b):
+            return None
+        d = b - a
+        t_in, t_out = _slabs(a, d, self.lo, self.hi)
+        for i in np.argsort(t_in, kind="stable").tolist():
+            t0, t1 = float(t_in[i]), float(t_out[i])
+            if t0 < t1 and not self.grid.path_clear(a + t0 * d, a + t1 * d):
+                return int(self.rows[i])
+        return False
+
+
+def _inside(p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    return bool(((p > lo) & (p < hi)).all(axis=1).any())
+
+
+def _slabs(
+    a: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter interval (t_in, t_out) within [0, 1] of segment a + t d inside each open
+    rectangle [lo, hi] (empty when t_in >= t_out)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ta, tb = (lo - a) / d, (hi - a) / d
+    inside = (a > lo) & (a < hi)
+    parallel = d == 0
+    near = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(ta, tb)).max(axis=1)
+    far = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(ta, tb)).min(axis=1)
+    return np.maximum(near, 0.0), np.minimum(far, 1.0)
+
+
+def free_space(state: Any) -> FreeSpace:
+    """The free space of a `SceneState` as its objects are now (cached until a box moves);
+    obstacles are the objects that are not pickupable."""
+    key = (state.lo.tobytes(), state.hi.tobytes())
+    cached = getattr(state, "free_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    blocking = np.array(
+        [
+            not state.objects[k].get("pickupable") and state.objects[k]["objectType"] != "Floor"
+            for k in state.ids
+        ],
+        dtype=bool,
+    )
+    free = FreeSpace(state.grid, state.lo, state.hi, blocking, state.floor_top)
+    state.free_cache = (key, free)
+    return free
