@@ -16,7 +16,7 @@ import statistics
 import time
 from collections import Counter, defaultdict
 
-from alfred_splits import chosen_splits
+from alfred_splits import print_counts, run
 
 from sim.offline import OfflineController
 from sim.tasks import Task, format_table
@@ -56,15 +56,13 @@ def report(name: str, tasks: list[Task]) -> None:
         f"start_episode: median {1000 * statistics.median(times):.1f} ms, "
         f"max {1000 * max(times):.0f} ms (a scene's first task also loads the scene)"
     )
-    if reasons:
-        print("why goals are unsatisfiable (count; each a receptacle the 5.0.0 scene lacks):")
-        for reason, count in reasons.most_common():
-            print(f"  {count:3d}  {reason}")
+    print_counts(
+        "why goals are unsatisfiable (count; each a receptacle the 5.0.0 scene lacks):", reasons
+    )
 
 
 def main() -> None:
-    for name, tasks in chosen_splits(__doc__.splitlines()[0]):
-        report(name, tasks)
+    run(report, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

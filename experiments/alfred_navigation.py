@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from alfred_splits import chosen_splits
+from alfred_splits import run
 
 from sim.offline import OfflineController
 from sim.tasks import Task
@@ -67,8 +67,7 @@ def report(name: str, tasks: list[Task]) -> None:
 
 
 def main() -> None:
-    for name, tasks in chosen_splits(__doc__.splitlines()[0]):
-        report(name, tasks)
+    run(report, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ is never read)."""
 from __future__ import annotations
 
 import argparse
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.tasks import Task, load_alfred, load_alfred_default
@@ -27,3 +29,17 @@ def chosen_splits(description: str) -> list[tuple[str, list[Task]]]:
         else:
             print(f"(train sample not found at {TRAIN_SAMPLE}; skipped)")
     return out
+
+
+def run(report: Callable[[str, list[Task]], None], description: str) -> None:
+    """Call `report(name, tasks)` for each chosen split (the experiments' `main`)."""
+    for name, tasks in chosen_splits(description):
+        report(name, tasks)
+
+
+def print_counts(title: str, counts: Counter[str], limit: int | None = None) -> None:
+    """A title line and the most common entries, one a line."""
+    if counts:
+        print(title)
+        for key, n in counts.most_common(limit):
+            print(f"  {n:3d}  {key}")

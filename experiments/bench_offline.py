@@ -65,7 +65,9 @@ def bench_steps(scene: str, n: int, **kw) -> tuple[float, float]:
     ok = 0
     t0 = time.perf_counter()
     for i in range(n):
-        ok += bool(ctl.step(cycle[i % len(cycle)]))
+        event = ctl.step(cycle[i % len(cycle)])
+        ok += bool(event)
+        _ = event.depth_frame  # frames are drawn when read: read them, as a renderer client does
     return n / (time.perf_counter() - t0), ok / n
 
 

@@ -45,12 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             for m in res.mismatches:
                 print(f"    {m}")
-        total.steps += res.steps
-        total.compared += res.compared
-        total.equal += res.equal
+        total.add(res)
     print(
         f"{'overall':42s} {total.steps:5d} {total.compared:8d} {total.equal:6d} "
         f"{total.percent:6.1f}%"
+    )
+    print(
+        f"\nvisible flag (object-steps): precision {total.visible_precision:.3f}, recall "
+        f"{total.visible_recall:.3f} ({total.visible_real} visible in THOR, "
+        f"{total.visible_sim} here); agent pose equal after {total.pose_equal} of "
+        f"{total.steps} steps"
     )
     return 0 if total.percent >= 95.0 else 1
 

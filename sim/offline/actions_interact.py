@@ -86,7 +86,8 @@ def _release(state: SceneState, position: np.ndarray, support: str | None) -> No
 
 
 def put(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
-    """PutObject (5.0.0 signature): objectId is the receptacle the held object goes on / in."""
+    """PutObject (5.0.0 signature): objectId is the receptacle the held object goes on / in;
+    with forceAction the objects on a receptacle the boxes call full make room (`put_spot`)."""
     rid, err = _target(state, args)
     if err:
         return err
@@ -95,7 +96,7 @@ def put(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     message = placement_error(state, state.held, rid, bool(args.get("forceAction")))
     if message:
         return fail(message)
-    spot = put_spot(state, state.held, rid)
+    spot = put_spot(state, state.held, rid, crowd=bool(args.get("forceAction")))
     if spot is None:
         return fail(msg.NO_PLACE_FOUND)
     _release(state, spot, rid)

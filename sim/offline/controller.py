@@ -516,6 +516,7 @@ class OfflineController:
             state.lo,
             state.hi,
             state.samples(),
+            agent.position,
         )
         mask &= ~state.hidden()
         if state.held is not None:

@@ -5,6 +5,8 @@ data/ithor/episodes). The first step's metadata is the initial state; every late
 replayed and compared with the real next state: lastActionSuccess, and for every object the
 real step changed, the state fields below plus the position (within `POSITION_TOLERANCE`) of
 objects that moved. parentReceptacles is compared as a set: THOR's own order is not stable.
+Separately, every step's `visible` flags are scored (precision and recall over object-steps)
+and the agent's pose is compared (position within `POSITION_TOLERANCE`, yaw and horizon).
 """
 
 from __future__ import annotations
@@ -41,6 +43,28 @@ class Agreement:
     compared: int = 0
     equal: int = 0
     mismatches: list[str] = field(default_factory=list)
+    visible_both: int = 0  # object-steps visible in THOR and here
+    visible_real: int = 0  # ... in THOR
+    visible_sim: int = 0  # ... here
+    pose_equal: int = 0  # steps whose agent pose agrees
+
+    def add(self, other: Agreement) -> None:
+        """Accumulate another episode's counts (mismatches are not kept)."""
+        self.steps += other.steps
+        self.compared += other.compared
+        self.equal += other.equal
+        self.visible_both += other.visible_both
+        self.visible_real += other.visible_real
+        self.visible_sim += other.visible_sim
+        self.pose_equal += other.pose_equal
+
+    @property
+    def visible_precision(self) -> float:
+        return self.visible_both / self.visible_sim if self.visible_sim else 1.0
+
+    @property
+    def visible_recall(self) -> float:
+        return self.visible_both / self.visible_real if self.visible_real else 1.0
 
     @property
     def percent(self) -> float:
@@ -94,6 +118,17 @@ def _compare(
         if np.linalg.norm(_pos(o) - _pos(old)) > MOVED:
             err = np.inf if new is None else float(np.linalg.norm(_pos(new) - _pos(o)))
             check(f"{oid}.position off by {err:.2f} m", err <= POSITION_TOLERANCE)
+    seen = {o["objectId"] for o in sim["objects"] if o["visible"]}
+    for o in real["objects"]:
+        out.visible_real += bool(o["visible"])
+        out.visible_both += bool(o["visible"]) and o["objectId"] in seen
+    out.visible_sim += len(seen)
+    ra, sa = real["agent"], sim["agent"]
+    out.pose_equal += bool(
+        np.linalg.norm(_pos(ra) - _pos(sa)) <= POSITION_TOLERANCE
+        and abs((ra["rotation"]["y"] - sa["rotation"]["y"] + 180) % 360 - 180) < 1
+        and abs(ra["cameraHorizon"] - sa["cameraHorizon"]) < 1
+    )
 
 
 def replay(steps: Sequence[Mapping[str, Any]]) -> Agreement:

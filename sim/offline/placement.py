@@ -63,10 +63,14 @@ def support_height(state: SceneState, receptacle: str) -> float:
 
 
 def free_spots(
-    state: SceneState, oid: str, receptacle: str, surface: float | None = None
+    state: SceneState,
+    oid: str,
+    receptacle: str,
+    surface: float | None = None,
+    crowd: bool = False,
 ) -> tuple[np.ndarray, float]:
     """Free x/z spots for `oid` on / in `receptacle` at height `surface` (default the support
-    height) and that height."""
+    height) and that height; with `crowd` nothing else blocks."""
     r = state.row[receptacle]
     rlo, rhi = state.lo[r], state.hi[r]
     if surface is None:
@@ -75,7 +79,7 @@ def free_spots(
     half = (state.hi[i] - state.lo[i]) / 2
     spots = _candidates(rlo, rhi, half)
     ignore = {oid, *state.descendants(oid), receptacle, *state.parents(receptacle)}
-    keep = np.array([k not in ignore for k in state.ids])
+    keep = np.array([k not in ignore and not crowd for k in state.ids])
     top = surface + 2 * half[1]
     obstacle = (
         keep
@@ -92,13 +96,19 @@ def free_spots(
 
 
 def put_spot(
-    state: SceneState, oid: str, receptacle: str, rng: np.random.Generator | None = None
+    state: SceneState,
+    oid: str,
+    receptacle: str,
+    rng: np.random.Generator | None = None,
+    crowd: bool = False,
 ) -> np.ndarray | None:
     """New THOR position of `oid` placed on / in `receptacle` (None when there is no room).
 
     Without `rng` the free spot nearest the receptacle's centre is used, with `rng` a random one.
     When the bottom of an "in" receptacle is full, objects stack on top of its contents (a
-    garbage can, a box), as THOR's physics lets them.
+    garbage can, a box), as THOR's physics lets them. With `crowd` (a forced put), a receptacle
+    the boxes call full takes the object anyway: boxes are bounds, and the meshes of what is
+    there (dishes in a sink, a faucet over it, the counter round it) leave room they do not.
     """
     spots, surface = free_spots(state, oid, receptacle)
     contents = [
@@ -110,6 +120,8 @@ def put_spot(
         and placement_mode(state.objects[receptacle]["objectType"]) == "in"
     ):
         spots, surface = free_spots(state, oid, receptacle, float(state.hi[contents, 1].max()))
+    if not len(spots) and crowd:
+        spots, surface = free_spots(state, oid, receptacle, crowd=True)
     if not len(spots):
         return None
     r = state.row[receptacle]

@@ -20,6 +20,7 @@ from sim.tasks.goals import (
     goal_from_pddl,
 )
 from sim.tasks.metrics import EpisodeResult, aggregate, aggregate_by, format_table
+from sim.tasks.replay import ReplayResult, replay_expert, translate
 
 __all__ = [
     "ALFRED_VALID_SEEN",
@@ -32,6 +33,7 @@ __all__ = [
     "GoalError",
     "GoalResult",
     "PoseMapping",
+    "ReplayResult",
     "StateHistory",
     "Task",
     "aggregate",
@@ -42,6 +44,8 @@ __all__ = [
     "load_alfred_default",
     "map_object_poses",
     "metrics",
+    "replay_expert",
     "start_episode",
     "task_from_traj",
+    "translate",
 ]
