@@ -78,11 +78,11 @@ def test_moves_follow_yaw(ctl):
 
 def test_blocked_move_fails_and_leaves_pose(ctl):
     before = ctl.last_event.metadata["agent"]
-    ev = ctl.step(action="MoveAhead", moveMagnitude=0.5)  # into the fridge ahead of the start
+    ev = ctl.step(action="MoveAhead", moveMagnitude=0.75)  # into the fridge ahead of the start
     assert not ev.metadata["lastActionSuccess"]
     assert (
         ev.metadata["errorMessage"]
-        == "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.5000, 0.0000, 0.0000)."
+        == "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.7500, 0.0000, 0.0000)."
     )
     assert ev.metadata["agent"] == before
 
@@ -117,7 +117,7 @@ def test_teleport_full_and_out_of_bounds(ctl):
     assert not ev.metadata["lastActionSuccess"]
     assert "out of scene bounds" in ev.metadata["errorMessage"]
     np.testing.assert_allclose(_pos(ev), (x, z))
-    blocked = {"x": -1.5, "y": 0.9, "z": 1.0}  # the agent's disc would cut into the fridge
+    blocked = {"x": -1.6, "y": 0.9, "z": 1.0}  # the agent's disc would cut into the fridge
     ev = ctl.step(action="Teleport", position=blocked)
     assert not ev.metadata["lastActionSuccess"]
     ev = ctl.step(action="Teleport", position=blocked, forceAction=True)
@@ -218,7 +218,7 @@ def test_visibility_follows_view_and_distance(ctl):
 def test_random_walks_stay_in_free_space(actions):
     """Grid-step moves from a grid point stay on the lattice, in the room, and off the
     obstacles (a position off the reachable grid has the agent's disc clear of every box)."""
-    from sim.offline.freespace import free_space
+    from sim.offline.freespace import ROOM_REACH, free_space
 
     c = OfflineController("FloorPlan1")
     grid = reachable_positions("FloorPlan1")
@@ -228,9 +228,9 @@ def test_random_walks_stay_in_free_space(actions):
         np.testing.assert_allclose(xz / 0.25, np.round(xz / 0.25), atol=1e-9)
         free = free_space(c.state)
         assert free.contains(xz)
-        assert np.min(np.linalg.norm(grid - xz, axis=1)) <= 0.25 + 0.18  # in the room
+        assert np.min(np.linalg.norm(grid - xz, axis=1)) <= ROOM_REACH  # in the room
         if np.min(np.linalg.norm(grid - xz, axis=1)) > 0.18:
-            assert not ((xz > free.lo) & (xz < free.hi)).all(axis=1).any()
+            assert not free.touches(xz)
         assert ev.metadata["agent"]["rotation"]["y"] in (0.0, 90.0, 180.0, 270.0)
 
 

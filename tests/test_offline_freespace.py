@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from sim.offline import OfflineController
-from sim.offline.freespace import AGENT_RADIUS, ROOM_REACH, FreeSpace, free_space
+from sim.offline.freespace import (
+    AGENT_RADIUS,
+    COLLIDER_INSET,
+    ROOM_REACH,
+    FreeSpace,
+    free_space,
+)
 from sim.offline.state import ReachableGrid
 from sim.tasks import load_alfred_default
 
@@ -24,8 +30,16 @@ def test_grid_points_are_free_and_boxes_block_off_the_grid() -> None:
     assert free.blocker(np.array((0.25, 0.5)), np.array((0.75, 0.5))) == 0  # through it
     assert free.blocker(np.array((0.0, 0.0)), np.array((1.0, 0.0))) is False
     assert free.contains(np.array((0.5, 1.25)))  # off the grid, in the room, clear of boxes
-    assert not free.contains(np.array((0.5, 1.35)))  # the agent's disc would touch the table
-    assert free.blocker(np.array((0.5, 1.0)), np.array((0.5, 1.35))) == 1
+    # the table's colliders sit COLLIDER_INSET inside its box; the agent's disc may not cut in
+    assert free.contains(np.array((0.5, 1.5 + COLLIDER_INSET - AGENT_RADIUS - 0.01)))
+    assert not free.contains(np.array((0.5, 1.5 + COLLIDER_INSET - AGENT_RADIUS + 0.01)))
+    assert free.blocker(np.array((0.5, 1.0)), np.array((0.5, 1.45))) == 1
+    # round corners: diagonally off the table's corner by less than the radius along each
+    # axis, but farther than the radius in all
+    corner = np.array((1.0 - COLLIDER_INSET, 1.5 + COLLIDER_INSET))
+    assert free.contains(corner + np.array((0.16, -0.16)))
+    assert not free.contains(corner + np.array((0.1, -0.1)))
+    assert free.blocker(np.array((1.5, 1.0)), corner + np.array((0.16, -0.16))) is False
     assert not free.contains(np.array((0.5, 1.0 + ROOM_REACH + 0.01)))  # beyond the room
     assert free.blocker(np.array((0.5, 0.0)), np.array((0.5, -1.0))) is None  # a wall
     assert AGENT_RADIUS == 0.2
@@ -52,8 +66,7 @@ def test_moves_through_a_box_are_free_where_the_grid_covers_them() -> None:
     inside = [
         p
         for p in pts
-        if ((p > free.lo) & (p < free.hi)).all(axis=1).any()
-        and np.min(np.linalg.norm(pts - (p + step), axis=1)) < 1e-9
+        if free.touches(p) and np.min(np.linalg.norm(pts - (p + step), axis=1)) < 1e-9
     ]
     assert inside
     assert all(free.blocker(p, p + step) is False for p in inside)

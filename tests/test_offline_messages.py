@@ -228,8 +228,8 @@ def test_fill_and_empty(ctl):
 
 def test_navigation(ctl):
     assert (
-        error(ctl, "MoveAhead", force=False, moveMagnitude=0.5)
-        == "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.5000, 0.0000, 0.0000)."
+        error(ctl, "MoveAhead", force=False, moveMagnitude=0.75)
+        == "Fridge_e92350c6 is blocking Agent 0 from moving by (-0.7500, 0.0000, 0.0000)."
     )
     assert error(ctl, "MoveBack", force=False, moveMagnitude=0) == thrown(
         "InvalidOperationException", "moveMagnitude must be > 0"
@@ -284,7 +284,7 @@ def test_teleport(ctl):
         OUT_OF_RANGE + "Teleport position (-1.100000, 0.900000,"
         " 1.000000) is not on the grid of size 0.25.",
     )
-    assert teleport_error(position={"x": -1.5, "y": 0.9, "z": 1.0}) == thrown(
+    assert teleport_error(position={"x": -1.75, "y": 0.9, "z": 1.0}) == thrown(
         "InvalidOperationException", f"Collided with: {FRIDGE}."
     )
     change = 2.0 - ctl.state.agent_height()

@@ -194,11 +194,12 @@ def settle(state: SceneState, oids: list[str]) -> None:
     """Give each placed object (lowest first, so a plate is settled before what is on it) the
     support or container that geometry finds for it (`embodmem.relations`, the rule measured
     against THOR's parentReceptacles); one that nothing holds drops onto the highest surface
-    below it, so nothing floats."""
+    below it, so nothing floats. Furniture that is moveable but not pickupable (a microwave on
+    its wall bracket, a chair) keeps its pose: THOR holds it kinematic."""
     index = RelationIndex(_body(state, k) for k in state.ids)
     for oid in sorted(oids, key=lambda k: float(state.lo[state.row[k]][1])):
         found = infer_parent(index.bodies[oid], index.candidates_for(index.bodies[oid]))
-        if found is None:
+        if found is None and state.objects[oid].get("pickupable"):
             target, _ = drop_target(state, oid)
             state.move(oid, target - state.pos[state.row[oid]])
             index.add(_body(state, oid))

@@ -261,18 +261,33 @@ class SceneState:
         self._hidden = None
 
     def hidden(self) -> np.ndarray:
-        """Bool per object row: inside a closed openable receptacle, or a sliced-away original."""
+        """Bool per object row: a pickupable object inside a closed openable receptacle (its
+        centre within the receptacle's box, so a candle on a toilet's tank stays in sight), or
+        a sliced-away original. Fixed objects are never hidden by their parents: THOR lists a
+        fridge's neighbouring drawers among its parentReceptacles (FloorPlan19) and shows it."""
         if self._hidden is None:
             closed = {k for k, o in self.objects.items() if o.get("openable") and not o["isOpen"]}
             self._hidden = np.array(
                 [
-                    bool(closed.intersection(o.get("parentReceptacles") or ()))
-                    or bool(o.get("isSliced"))
-                    for o in (self.objects[k] for k in self.ids)
+                    bool(o.get("isSliced"))
+                    or (
+                        bool(o.get("pickupable"))
+                        and any(
+                            self._within(i, p)
+                            for p in closed.intersection(o.get("parentReceptacles") or ())
+                        )
+                    )
+                    for i, o in enumerate(self.objects[k] for k in self.ids)
                 ],
                 dtype=bool,
             )
         return self._hidden
+
+    def _within(self, row: int, container: str) -> bool:
+        """Whether the centre of object `row` lies inside the box of `container`."""
+        c = self.row.get(container)
+        centre = (self.lo[row] + self.hi[row]) / 2
+        return c is not None and bool(((centre > self.lo[c]) & (centre < self.hi[c])).all())
 
     def is_inside_closed(self, oid: str) -> bool:
         """Whether `oid` is inside a closed receptacle."""

@@ -64,11 +64,15 @@ def resolve_id(
     objects: list[Mapping[str, Any]],
     defaults: Mapping[str, Mapping[str, float]] | None = None,
 ) -> str:
-    """The 5.0.0 objectId of the object a 2.1.0 objectId names: of the same type (the same
+    """The 5.0.0 objectId of the object a 2.1.0 objectId names: the same id when the restore
+    made it, else the object of the same type (the same
     part, "AppleSliced_1", for parts), nearest to the id's position where it is now or, for
     an id 2.1.0 made before ALFRED moved the object, where it stood in the default scene
     (`defaults`: name -> position)."""
     kind, where, part = _parse_id(oid)
+    for o in objects:
+        if o["objectId"] == oid:
+            return oid  # the restore reproduces most of 2.1.0's ids exactly
     best, best_d = None, math.inf
     for o in objects:
         if o["objectType"].lower() != kind.lower():
