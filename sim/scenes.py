@@ -52,3 +52,16 @@ def reachable_positions(scene: str) -> np.ndarray:
         raise ValidationError("scene", scene, "no reachable-position layout for this scene")
     with path.open("rb") as fh:
         return np.load(fh)
+
+
+@cache
+def _start_poses() -> dict[str, dict[str, Any]]:
+    with resources.files("sim").joinpath("data/start_poses.json").open("rb") as fh:
+        return json.load(fh)
+
+
+def recorded_start(scene: str) -> dict[str, Any] | None:
+    """The agent pose real ai2thor 5.0.0 gives after reset in `scene` (position dict, rotation,
+    horizon, standing), where a recording shows it; None for the other scenes."""
+    pose = _start_poses().get(f"FloorPlan{scene_number(scene)}")
+    return None if pose is None else {k: v for k, v in pose.items() if k != "recordings"}

@@ -18,9 +18,10 @@ import networkx as nx
 import numpy as np
 
 from sim.offline import messages as msg
+from sim.offline.freespace import occluders_of
 from sim.offline.geometry import CAMERA_HEIGHT, as_dict, camera_axes, xyz
 from sim.offline.state import CROUCH_DROP, Outcome, ReachableGrid, SceneState, Settings, fail
-from sim.offline.visibility import box_samples
+from sim.offline.visibility import box_samples, not_occluding, unoccluded
 
 NAV_SAMPLE = 0.2  # m: NavMesh.SamplePosition radius THOR uses (max(0.2, allowedError))
 MAX_UP, MAX_DOWN = 30.0, 60.0  # default horizon limits of GetInteractablePoses
@@ -198,6 +199,11 @@ def interactable_poses(state: SceneState, cfg: Settings, args: dict[str, Any]) -
     limit = args.get("maxPoses", math.inf)
     tan_v = math.tan(math.radians(cfg.field_of_view) / 2)
     tan_h = tan_v * cfg.width / cfg.height
+    ignore = (
+        not_occluding(np.array([i]), state.lo, state.hi, occluders_of(state), state.parent_rows())
+        if cfg.occlusion
+        else None
+    )
     out: list[dict[str, Any]] = []
     for h in horizons:
         for standing in standings:
@@ -213,6 +219,14 @@ def interactable_poses(state: SceneState, cfg: Settings, args: dict[str, Any]) -
                 zc, xc, yc = rel @ forward, rel @ right, rel @ up
                 view = (zc > 1e-3) & (np.abs(yc) <= zc * tan_v) & (np.abs(xc) <= zc * tan_h)
                 for p in np.flatnonzero((view & close).any(axis=1)).tolist():
+                    seen = view[p] & close[p]
+                    if (
+                        ignore is not None
+                        and not unoccluded(
+                            cams[p], points[p][None], seen[None], state.lo, state.hi, ignore
+                        ).any()
+                    ):
+                        continue  # THOR's raycast: something stands in between
                     x, y, z = pos[p].tolist()
                     out.append(
                         {

@@ -24,6 +24,7 @@ from sim.offline import messages as msg
 from sim.offline import restore
 from sim.offline.errors import InvalidActionError, UnknownSceneError
 from sim.offline.event import Event, build_metadata
+from sim.offline.freespace import occluders_of
 from sim.offline.geometry import xyz
 from sim.offline.randomizer import random_spawn
 from sim.offline.render import frame_colors, render_frames, room_bounds
@@ -31,7 +32,7 @@ from sim.offline.rules import apply_effects, faucet_basins
 from sim.offline.schema import Spec, parse
 from sim.offline.state import Agent, Outcome, SceneState, Settings
 from sim.offline.visibility import visible_mask
-from sim.scenes import SCENE_RE, reachable_positions, scene_names, scene_objects
+from sim.scenes import SCENE_RE, reachable_positions, recorded_start, scene_names, scene_objects
 
 Handler = Callable[[SceneState, Settings, dict[str, Any]], Outcome]
 
@@ -338,6 +339,7 @@ class OfflineController:
         render_instance_segmentation: bool = False,
         seed: int = 0,
         slice_requires_knife: bool = True,
+        occlusion: bool = True,
         **kw: Any,
     ) -> None:
         init = {
@@ -350,7 +352,9 @@ class OfflineController:
             "renderInstanceSegmentation": render_instance_segmentation,
         }
         init.update({SNAKE_ALIASES.get(k, k): v for k, v in kw.items()})
-        self.settings = Settings(slice_requires_knife=bool(slice_requires_knife))
+        self.settings = Settings(
+            slice_requires_knife=bool(slice_requires_knife), occlusion=bool(occlusion)
+        )
         self.seed = seed
         self.last_event: Event | None = None
         self.last_action: dict[str, Any] | None = None
@@ -403,7 +407,10 @@ class OfflineController:
         """Load a scene (default: the current one) and run Initialize with `init_params`.
 
         `objects` (a list of THOR object dicts or a dict keyed by objectId) and `agent` (a THOR
-        agent dict) replace the scene's initial objects and the seeded start pose.
+        agent dict) replace the scene's initial objects and the start pose. The start pose is
+        the one real ai2thor 5.0.0 gives after reset where a recording shows it (FloorPlan1,
+        201, 301, 401: `sim.scenes.recorded_start`); elsewhere a reachable grid point facing a
+        right angle, drawn with the controller's seed (THOR's own lies in its Unity scene file).
         """
         name = normalize_scene(scene if scene is not None else self.scene)
         params = {**self._init_params, **init_params}
@@ -419,6 +426,13 @@ class OfflineController:
         )
         held = next((k for k, o in objs.items() if o.get("isPickedUp")), None)
         start = None
+        if agent is None and (recorded := recorded_start(name)) is not None:
+            agent = {
+                "position": recorded["position"],
+                "rotation": {"x": 0.0, "y": recorded["rotation"], "z": 0.0},
+                "cameraHorizon": recorded["horizon"],
+                "isStanding": recorded["standing"],
+            }
         if agent is not None:
             start = Agent(
                 xyz(agent["position"]),
@@ -506,6 +520,9 @@ class OfflineController:
         agent = state.agent
         self._time += 1.0
         camera = agent.camera()
+        occluders, parents = (
+            (occluders_of(state), state.parent_rows()) if cfg.occlusion else (None, None)
+        )
         mask = visible_mask(
             camera,
             agent.yaw,
@@ -517,6 +534,8 @@ class OfflineController:
             state.hi,
             state.samples(),
             agent.position,
+            occluders,
+            parents,
         )
         mask &= ~state.hidden()
         if state.held is not None:

@@ -131,9 +131,10 @@ def _compare(
     )
 
 
-def replay(steps: Sequence[Mapping[str, Any]]) -> Agreement:
-    """Replay the recorded `steps` from the first one's state and count agreeing fields."""
-    ctl = OfflineController.from_metadata(steps[0]["metadata"])
+def replay(steps: Sequence[Mapping[str, Any]], **kw: Any) -> Agreement:
+    """Replay the recorded `steps` from the first one's state and count agreeing fields
+    (`kw`: controller arguments, e.g. occlusion=False)."""
+    ctl = OfflineController.from_metadata(steps[0]["metadata"], **kw)
     out = Agreement()
     for before, rec in pairwise(steps):
         action = {k: v for k, v in rec["action"].items() if k != "sequenceId"}

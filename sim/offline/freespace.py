@@ -82,6 +82,7 @@ class FreeSpace:
         self.grid = grid
         self.room = ReachableGrid(pts, grid.step, ROOM_REACH)
         self.rows = cand[~holds]  # object rows of the obstacles
+        self.nonconvex = cand[holds]  # object rows of boxes that cover open floor
         # footprints of the obstacles, shrunk by the inset; the agent's disc may not come
         # nearer than `radius` to one (their Minkowski sum is a rectangle with round corners)
         centre = (flo[~holds] + fhi[~holds]) / 2
@@ -111,11 +112,18 @@ class FreeSpace:
         if not self.room.path_clear(a, b):
             return None
         d = b - a
-        t_in, t_out = _rounded(a, d, self.lo, self.hi, self.radius)
+        # only obstacles whose grown box meets the segment's bounding box can stop it
+        near = np.flatnonzero(
+            (
+                (self.lo - self.radius < np.maximum(a, b))
+                & (self.hi + self.radius > np.minimum(a, b))
+            ).all(axis=1)
+        )
+        t_in, t_out = _rounded(a, d, self.lo[near], self.hi[near], self.radius)
         for i in np.argsort(t_in, kind="stable").tolist():
             t0, t1 = float(t_in[i]), float(t_out[i])
             if t0 < t1 and not self.grid.path_clear(a + t0 * d, a + t1 * d):
-                return int(self.rows[i])
+                return int(self.rows[near[i]])
         return False
 
 
@@ -171,20 +179,32 @@ def _slabs(
 
 
 def free_space(state: Any) -> FreeSpace:
-    """The free space of a `SceneState` as its objects are now (cached until a box moves);
-    obstacles are the objects that are not pickupable."""
-    key = (state.lo.tobytes(), state.hi.tobytes())
+    """The free space of a `SceneState` as its objects are now (cached until an obstacle's box
+    moves: carrying an apple around does not rebuild it); obstacles are the objects that are
+    not pickupable."""
     cached = getattr(state, "free_cache", None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    blocking = np.array(
-        [
-            not state.objects[k].get("pickupable")
-            and state.objects[k]["objectType"] not in WALL_MOUNTED | {"Floor"}
-            for k in state.ids
-        ],
-        dtype=bool,
-    )
+    if cached is not None and cached[0] is state.ids:
+        blocking = cached[1]
+    else:
+        blocking = np.array(
+            [
+                not state.objects[k].get("pickupable")
+                and state.objects[k]["objectType"] not in WALL_MOUNTED | {"Floor"}
+                for k in state.ids
+            ],
+            dtype=bool,
+        )
+    key = (state.lo[blocking].tobytes(), state.hi[blocking].tobytes())
+    if cached is not None and cached[0] is state.ids and cached[2] == key:
+        return cached[3]
     free = FreeSpace(state.grid, state.lo, state.hi, blocking, state.floor_top)
-    state.free_cache = (key, free)
+    state.free_cache = (state.ids, blocking, key, free)
     return free
+
+
+def occluders_of(state: Any) -> np.ndarray:
+    """Bool per object row: the boxes that block sight (`SceneState.occluders`) less the boxes
+    that cover open floor (an L-shaped counter's box is mostly air, here as for walking)."""
+    out = state.occluders()
+    out[free_space(state).nonconvex] = False
+    return out

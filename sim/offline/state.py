@@ -148,6 +148,7 @@ class SceneState:
         self.free_cache: Any = None  # (box fingerprint, FreeSpace) of `freespace.free_space`
         self.slides: dict[str, np.ndarray] = {}  # open drawers: how far they slid out
         self._hidden: np.ndarray | None = None
+        self._parents: np.ndarray | None = None
 
     def _seeded_agent(self, seed: int) -> Agent:
         rng = np.random.default_rng(seed)
@@ -257,8 +258,10 @@ class SceneState:
 
     # --- derived per-step facts -----------------------------------------------------------
     def invalidate(self) -> None:
-        """Forget cached facts that depend on object states (hidden-inside-closed mask)."""
+        """Forget cached facts that depend on object states (hidden-inside-closed mask, parent
+        rows)."""
         self._hidden = None
+        self._parents = None
 
     def hidden(self) -> np.ndarray:
         """Bool per object row: a pickupable object inside a closed openable receptacle (its
@@ -282,6 +285,29 @@ class SceneState:
                 dtype=bool,
             )
         return self._hidden
+
+    def occluders(self) -> np.ndarray:
+        """Bool per object row: the boxes that may block sight (not hidden, not held, not the
+        floor's slab)."""
+        out = ~self.hidden()
+        if self.held is not None:
+            out[self.row[self.held]] = False
+        if self.floor_id in self.row:
+            out[self.row[self.floor_id]] = False
+        return out
+
+    def parent_rows(self) -> np.ndarray:
+        """Row of each object's first parent receptacle other than the floor (-1: none)."""
+        if self._parents is None:
+            out = np.full(len(self.ids), -1, dtype=np.int64)
+            for i, k in enumerate(self.ids):
+                up = [
+                    p for p in self.objects[k].get("parentReceptacles") or () if p != self.floor_id
+                ]
+                if up and up[0] in self.row:
+                    out[i] = self.row[up[0]]
+            self._parents = out
+        return self._parents
 
     def _within(self, row: int, container: str) -> bool:
         """Whether the centre of object `row` lies inside the box of `container`."""
@@ -315,3 +341,4 @@ class Settings:
     render_instance_segmentation: bool = False
     snap_to_grid: bool = True
     slice_requires_knife: bool = True  # ALFRED's rule (the issue asks for it); False = THOR
+    occlusion: bool = True  # THOR's occlusion raycasts for `visible`; False: viewport only, faster
