@@ -78,7 +78,7 @@ def tasks():
 
 
 def test_alfred_start_poses_are_accepted(tasks) -> None:
-    """ALFRED's recorded start poses (TeleportFull without force): 243 of 251 today; the rest
+    """ALFRED's recorded start poses (TeleportFull without force): 247 of 251 today; the rest
     stand where a 5.0.0 object's box is."""
     from sim.tasks.episode import start_pose
 
@@ -88,7 +88,7 @@ def test_alfred_start_poses_are_accepted(tasks) -> None:
         env = envs.setdefault(task.scene, OfflineController(task.scene))
         env.reset(task.scene)
         accepted += bool(env.step(start_pose(task)))
-    assert accepted >= 0.96 * len(tasks)
+    assert accepted >= 0.98 * len(tasks)
 
 
 @pytest.mark.slow

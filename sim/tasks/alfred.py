@@ -19,6 +19,7 @@ from typing import Any
 from embodmem.errors import ValidationError
 from sim.scenes import scene_number
 from sim.tasks.goals import Goal, goal_from_pddl
+from sim.tasks.versions import repose_goal
 
 # The vendored 251 ALFRED valid-seen trajectories (see sim/data/alfred/README.md).
 ALFRED_VALID_SEEN = Path(str(resources.files("sim").joinpath("data/alfred/valid_seen.jsonl.gz")))
@@ -42,7 +43,9 @@ class Task:
     of the expert's low-level plan (for PLW). The scene as ALFRED recorded it (ai2thor 2.1.0):
     `object_poses` (SetObjectPoses entries), `object_toggles` (SetObjectToggles entries),
     `dirty_and_empty` (everything dirty and empty first) and `init_action`, its TeleportFull.
-    `low_actions` are the expert's `api_action` dicts."""
+    `low_actions` are the expert's `api_action` dicts. `goal` is posed in the 5.0.0 scene:
+    `retyped` lists the receptacle types it lacks and the 5.0.0 types standing there instead
+    (`sim.tasks.versions.repose_goal`)."""
 
     task_id: str
     scene: str
@@ -59,6 +62,7 @@ class Task:
     object_toggles: tuple[Mapping[str, Any], ...] = ()
     dirty_and_empty: bool = False
     low_actions: tuple[Mapping[str, Any], ...] = ()
+    retyped: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_alfred(path: str | os.PathLike[str]) -> list[Task]:
@@ -172,6 +176,12 @@ def task_from_traj(traj: Any, where: str = "<traj>") -> Task:
     except ValidationError as exc:
         raise AlfredFormatError(f"{where} {exc.field}", exc.value, exc.reason) from None
     annotations = _annotations(traj, where)
+    api_actions = tuple(
+        dict(a["api_action"])
+        for a in _records(low_actions, key, where)
+        if isinstance(a.get("api_action"), Mapping)
+    )
+    goal, retyped = repose_goal(goal, task_type, pddl, scene, api_actions)
     scene_info = traj["scene"]
     init = scene_info.get("init_action")
     poses = _records(scene_info.get("object_poses", []), "scene.object_poses", where)
@@ -194,11 +204,8 @@ def task_from_traj(traj: Any, where: str = "<traj>") -> Task:
         object_poses=poses,
         object_toggles=toggles,
         dirty_and_empty=dirty,
-        low_actions=tuple(
-            dict(a["api_action"])
-            for a in _records(low_actions, key, where)
-            if isinstance(a.get("api_action"), Mapping)
-        ),
+        low_actions=api_actions,
+        retyped=retyped,
     )
 
 

@@ -3,10 +3,11 @@
 `translate` turns one recorded action into a 5.0.0 action dict:
 - MoveAhead keeps its moveMagnitude; RotateLeft / RotateRight turn 90 degrees and LookUp /
   LookDown 15 (ALFRED's steps); forceAction and placeStationary are kept.
-- A 2.1.0 objectId (`Type|x|y|z`, or `Parent|x|y|z|Part` for basins and slices) names the object
-  of that type (2.1.0's `Glassbottle` is `Bottle`) nearest to that position, where the object
-  is now (ids made after ALFRED's restore) or where it stood in the default scene (ids made
-  before).
+- A 2.1.0 objectId (`Type|x|y|z`, or `Parent|x|y|z|Part` for basins and slices) names the
+  object with that id when the restore made it, else the object of that type (2.1.0's
+  `Glassbottle` is `Bottle`) nearest to that position, where the object is now (ids made after
+  ALFRED's restore) or where it stood in the default scene (ids made before); a receptacle type
+  the 5.0.0 scene lacks names its counterpart there (`versions.counterpart`).
 - PutObject(objectId=held, receptacleObjectId=R) becomes 5.0.0's PutObject(objectId=R).
 
 `replay_expert(env, task)` starts the episode and runs every action; the result says whether
@@ -22,7 +23,8 @@ from typing import Any
 
 from sim.tasks.alfred import Task
 from sim.tasks.episode import Controller, EpisodeError, start_episode
-from sim.tasks.goals import TYPE_ALIASES, GoalResult, StateHistory
+from sim.tasks.goals import GoalResult, StateHistory
+from sim.tasks.versions import IdError, counterpart, parse_id
 
 TURN_DEGREES = {"RotateLeft": 90.0, "RotateRight": 90.0, "LookUp": 15.0, "LookDown": 15.0}
 KEPT = ("forceAction", "placeStationary", "moveMagnitude")
@@ -41,20 +43,6 @@ class ReplayResult:
     steps: int
 
 
-def _parse_id(oid: str) -> tuple[str, tuple[float, float, float], str | None]:
-    """(object type, position, part name) named by a 2.1.0 objectId."""
-    parts = oid.split("|")
-    if len(parts) not in (4, 5):
-        raise EpisodeError(f"objectId {oid!r}: expected Type|x|y|z")
-    try:
-        x, y, z = (float(p) for p in parts[1:4])
-    except ValueError:
-        raise EpisodeError(f"objectId {oid!r}: expected numbers after the type") from None
-    part = parts[4] if len(parts) == 5 else None
-    kind = part.rsplit("_", 1)[0] if part is not None else parts[0]
-    return TYPE_ALIASES.get(kind, kind), (x, y, z), part
-
-
 def _xyz(p: Mapping[str, float]) -> tuple[float, float, float]:
     return (p["x"], p["y"], p["z"])
 
@@ -69,7 +57,10 @@ def resolve_id(
     part, "AppleSliced_1", for parts), nearest to the id's position where it is now or, for
     an id 2.1.0 made before ALFRED moved the object, where it stood in the default scene
     (`defaults`: name -> position)."""
-    kind, where, part = _parse_id(oid)
+    try:
+        kind, where, part = parse_id(oid)
+    except IdError as exc:
+        raise EpisodeError(str(exc)) from None
     for o in objects:
         if o["objectId"] == oid:
             return oid  # the restore reproduces most of 2.1.0's ids exactly
@@ -87,7 +78,10 @@ def resolve_id(
         if d < best_d:
             best, best_d = o["objectId"], d
     if best is None:
-        raise EpisodeError(f"objectId {oid!r}: no {kind} in the scene")
+        match = counterpart(where, objects)  # a receptacle type 5.0.0 renamed
+        if match is None:
+            raise EpisodeError(f"objectId {oid!r}: no {kind} in the scene")
+        return match["objectId"]
     return best
 
 

@@ -1,0 +1,99 @@
+"""ALFRED's ai2thor 2.1.0 scenes against the 5.0.0 ones: ids and receptacle types.
+
+A 2.1.0 objectId is `Type|x|y|z` (`Parent|x|y|z|Part` for basins and slices). Where a 5.0.0
+scene has no object of a goal's receptacle type, the 5.0.0 counterpart is the fixed receptacle
+whose box holds the position of the 2.1.0 receptacle the expert put the object in: FloorPlan305's
+2.1.0 Dresser is its 5.0.0 SideTable. A receptacle with no counterpart (FloorPlan401's Cart: only
+floor stands there in 5.0.0) stays as it is, and the goal stays unsatisfiable there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from sim.scenes import scene_objects
+from sim.tasks.goals import TYPE_ALIASES, Goal, goal_from_pddl
+
+COUNTERPART_REACH = 0.1  # m: a counterpart's box holds the 2.1.0 position (within this)
+RETYPED = ("parent", "mrecep")  # goal targets that name a receptacle
+
+
+class IdError(ValueError):
+    """A 2.1.0 objectId that does not parse."""
+
+
+def parse_id(oid: str) -> tuple[str, tuple[float, float, float], str | None]:
+    """(object type, position, part name) named by a 2.1.0 objectId."""
+    parts = oid.split("|")
+    if len(parts) not in (4, 5):
+        raise IdError(f"objectId {oid!r}: expected Type|x|y|z")
+    try:
+        x, y, z = (float(p) for p in parts[1:4])
+    except ValueError:
+        raise IdError(f"objectId {oid!r}: expected numbers after the type") from None
+    part = parts[4] if len(parts) == 5 else None
+    kind = part.rsplit("_", 1)[0] if part is not None else parts[0]
+    return TYPE_ALIASES.get(kind, kind), (x, y, z), part
+
+
+def counterpart(
+    where: tuple[float, float, float], objects: Iterable[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The fixed receptacle (not pickupable, not the floor) whose box holds `where` within
+    COUNTERPART_REACH, the nearest one if several; None when there is none."""
+    best, best_d = None, COUNTERPART_REACH
+    p = np.asarray(where, dtype=np.float64)
+    for o in objects:
+        if not o.get("receptacle") or o.get("pickupable") or o["objectType"] == "Floor":
+            continue
+        corners = np.asarray(o["axisAlignedBoundingBox"]["cornerPoints"], dtype=np.float64)
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        d = float(np.linalg.norm(np.maximum(np.maximum(lo - p, p - hi), 0.0)))
+        if d <= best_d:
+            best, best_d = o, d
+    return best
+
+
+@cache
+def _scene_types(scene: str) -> frozenset[str]:
+    return frozenset(o["objectType"] for o in scene_objects(scene).values())
+
+
+def repose_goal(
+    goal: Goal,
+    task_type: str,
+    pddl: Mapping[str, Any],
+    scene: str,
+    low_actions: Iterable[Mapping[str, Any]],
+) -> tuple[Goal, dict[str, str]]:
+    """`goal` posed in the 5.0.0 scene: each receptacle type the scene lacks replaced by its
+    counterpart's type (found through the expert's PutObject into it). Returns the goal and
+    the replacements made (2.1.0 type -> 5.0.0 type)."""
+    types = _scene_types(scene)
+    missing = {goal.targets[k] for k in RETYPED if goal.targets.get(k) not in (None, *types)}
+    if not missing:
+        return goal, {}
+    found: dict[str, str] = {}
+    for action in low_actions:
+        rid = action.get("receptacleObjectId") if action.get("action") == "PutObject" else None
+        if not isinstance(rid, str):
+            continue
+        try:
+            kind, where, _ = parse_id(rid)
+        except IdError:
+            continue
+        if kind in missing and kind not in found:
+            match = counterpart(where, scene_objects(scene).values())
+            if match is not None:
+                found[kind] = match["objectType"]
+    if not found:
+        return goal, {}
+    params = dict(pddl)
+    for key in RETYPED:
+        if goal.targets.get(key) in found:
+            params[f"{key}_target"] = found[goal.targets[key]]
+    return goal_from_pddl(task_type, params), found
