@@ -1,6 +1,7 @@
-"""Planning with memory: the skill vocabulary and its expansion into AI2-THOR actions (the agent
-loop and the planners build on it)."""
+"""Planning with memory: the skill vocabulary and its expansion into AI2-THOR actions, and
+navigation on the agent's own floor map (the agent loop and the planners build on them)."""
 
+from embodmem.planning.navigation import FloorMap, look_at, route
 from embodmem.planning.skills import (
     MAX_PLAN_STEPS,
     NAVIGATION,
@@ -18,11 +19,14 @@ __all__ = [
     "MAX_PLAN_STEPS",
     "NAVIGATION",
     "SKILLS",
+    "FloorMap",
     "PlanError",
     "Skill",
     "expand",
+    "look_at",
     "parse_plan",
     "parse_steps",
     "plan_json",
+    "route",
     "skill_schema",
 ]
