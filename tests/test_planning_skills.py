@@ -6,7 +6,7 @@ import json
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from embodmem.planning import skills as sk
@@ -74,6 +74,7 @@ _step = st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_step, min_size=1, max_size=5))
+@example([{"skill": "drop", "target": None}])  # found by this test: null is absent, for both
 def test_parse_steps_accepts_exactly_what_the_schema_allows(steps) -> None:
     """The schema handed to constrained decoders and the parser agree on every plan (a null
     value is the parser's 'absent', which the schema spells by leaving the key out)."""

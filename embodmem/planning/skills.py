@@ -140,7 +140,8 @@ def _skill(i: int, step: Any, known: set[str]) -> Skill:
     if not isinstance(name, str) or name not in SKILLS:
         raise PlanError(i, "skill", name, f"expected one of {', '.join(SKILLS)}")
     required, optional = SKILLS[name]
-    extra = set(step) - {"skill", *required, *optional}
+    # a null value is an absent one (what JSON encoders write for unset fields)
+    extra = {k for k, v in step.items() if v is not None} - {"skill", *required, *optional}
     if extra:
         field = sorted(extra, key=str)[0]
         raise PlanError(i, str(field), step[field], f"{name} takes no {field}")
