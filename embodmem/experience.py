@@ -6,7 +6,8 @@ past episodes most like a new task (embedding cosine of the task texts plus the 
 object types involved) for an LLM prompt; `priors` aggregates where a type was found into
 probabilities for a symbolic planner's exploration. The store is bounded: past `capacity`
 episodes it evicts with a replacement policy like the short-term buffer's (FIFO, LRU, LFU),
-where a recall counts as a use.
+where a recall counts as a use. `EmbodiedMemory.experience` holds one, saved with the memory's
+snapshot; task embeddings are made on the first recall, not on load.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class ExperienceMemory:
         self._inserted: list[int] = []
         self._last: list[int] = []
         self._uses: list[int] = []
-        self._vecs = np.zeros((0, 0), dtype=np.float32)
+        self._vecs: list[np.ndarray | None] = []  # task embeddings, made on the first recall
         given, self.episodes = list(self.episodes), []
         for e in given:
             self.add(e)
@@ -138,7 +139,6 @@ class ExperienceMemory:
         """Keep a finished episode, evicting one by the policy when full."""
         if not isinstance(episode, Episode):
             raise ValidationError("episode", type(episode).__name__, "expected an Episode")
-        vec = self.embedder.embed([episode.task])[0]
         self._clock += 1
         if len(self.episodes) >= self.capacity:
             self._evict()
@@ -146,7 +146,7 @@ class ExperienceMemory:
         self._inserted.append(self._clock)
         self._last.append(self._clock)
         self._uses.append(0)
-        self._vecs = vec[None] if not len(self._vecs) else np.vstack([self._vecs, vec[None]])
+        self._vecs.append(None)
 
     def _evict(self) -> None:
         stats = UseStats(
@@ -156,9 +156,8 @@ class ExperienceMemory:
             [e.task_type for e in self.episodes],
         )
         i = int(eviction_order(self._policy, stats, self._clock)[0])
-        for seq in (self.episodes, self._inserted, self._last, self._uses):
+        for seq in (self.episodes, self._inserted, self._last, self._uses, self._vecs):
             del seq[i]
-        self._vecs = np.delete(self._vecs, i, axis=0)
 
     def recall(self, task: str, types: Iterable[str] = (), k: int = 3) -> list[Recalled]:
         """The `k` past episodes most like `task` (text cosine + TYPE_WEIGHT x the Jaccard
@@ -168,7 +167,12 @@ class ExperienceMemory:
         k = v.int64("k", k, minimum=1)
         if not self.episodes:
             return []
-        cos = self._vecs @ self.embedder.embed([task])[0]
+        missing = [i for i, vec in enumerate(self._vecs) if vec is None]
+        if missing:
+            made = self.embedder.embed([self.episodes[i].task for i in missing])
+            for i, vec in zip(missing, made, strict=True):
+                self._vecs[i] = vec
+        cos = np.stack(self._vecs) @ self.embedder.embed([task])[0]
         overlap = np.array(
             [
                 len(wanted & set(e.types)) / len(wanted | set(e.types))

@@ -23,6 +23,7 @@ from embodmem.config import MemoryConfig
 from embodmem.context import ContextBuilder, MemoryContext
 from embodmem.embedders import Embedder, make_embedder
 from embodmem.errors import EmbodmemError, SnapshotError, ValidationError
+from embodmem.experience import ExperienceMemory
 from embodmem.octree import Octree
 from embodmem.policies import make_policy
 from embodmem.retrieval import MemoryHit, Retriever
@@ -46,6 +47,7 @@ SECTIONS = {
     "topology",
     "octree",
     "short_term",
+    "experience",
 }
 
 
@@ -78,6 +80,7 @@ class EmbodiedMemory:
             self.scene_graph, self.config.place_distance, self.config.place_novelty_similarity
         )
         self._wire()
+        self.experience = ExperienceMemory(embedder=self.embedder)
         self.observations = 0
         self.last_time_ns: int | None = None
 
@@ -259,6 +262,7 @@ class EmbodiedMemory:
                 for k, v in self.octree.state_dict().items()
             },
             "short_term": self.short_term.to_dict(),
+            "experience": self.experience.to_dict(),
         }
 
     @classmethod
@@ -285,6 +289,8 @@ class EmbodiedMemory:
                 mem.short_term.load_dict(d["short_term"])
             else:  # snapshots written before the short-term memory existed
                 mem.short_term.sync()
+            if "experience" in d:  # snapshots written before it existed have none
+                mem.experience = ExperienceMemory.from_dict(d["experience"], mem.embedder)
             mem.observations = validate.int64("memory.observations", d["observations"], 0)
             mem.last_time_ns = validate.optional_time_ns("memory.last_time_ns", d["last_time_ns"])
         except SnapshotError:

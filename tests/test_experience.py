@@ -102,3 +102,20 @@ def test_hostile_episode_dicts_are_refused_cleanly(d) -> None:
     except ValidationError:
         return
     assert Episode.from_dict(e.to_dict()) == e
+
+
+@pytest.mark.parametrize("name", ["mem.json", "mem.sqlite"])
+def test_saved_and_loaded_with_the_memory_snapshot(tmp_path, name) -> None:
+    from embodmem import EmbodiedMemory
+    from embodmem.embedders import HashingEmbedder
+
+    mem = EmbodiedMemory(embedder=HashingEmbedder())
+    for e in (APPLE, MUG):
+        mem.experience.add(e)
+    mem.save(tmp_path / name)
+    back = EmbodiedMemory.load(tmp_path / name, embedder=HashingEmbedder())
+    assert back.experience.episodes == [APPLE, MUG]
+    assert back.experience.priors("Mug") == [("Cabinet", 1.0)]
+    old = mem.to_dict()
+    del old["experience"]  # a snapshot written before experience memory existed
+    assert len(EmbodiedMemory.from_dict(old, embedder=HashingEmbedder()).experience) == 0
