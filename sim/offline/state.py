@@ -145,7 +145,7 @@ class SceneState:
         self.bounds = box_dict(self.bounds_lo, self.bounds_hi)  # THOR's sceneBounds
         self.agent = agent if agent is not None else self._seeded_agent(seed)
         self.visible: set[str] = set()
-        self.free_cache: Any = None  # (box fingerprint, FreeSpace) of `freespace.free_space`
+        self.free_cache: Any = None  # (ids, obstacle mask, obstacle boxes, FreeSpace): free_space
         self.slides: dict[str, np.ndarray] = {}  # open drawers: how far they slid out
         self._hidden: np.ndarray | None = None
         self._parents: np.ndarray | None = None
