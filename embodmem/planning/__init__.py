@@ -1,5 +1,6 @@
-"""Planning with memory: the skill vocabulary and its expansion into AI2-THOR actions, and
-navigation on the agent's own floor map (the agent loop and the planners build on them)."""
+"""Planning with memory: the skill vocabulary and its expansion into AI2-THOR actions,
+navigation on the agent's own floor map, and the plan verifier (the agent loop and the planners
+build on them)."""
 
 from embodmem.planning.navigation import FloorMap, look_at, route
 from embodmem.planning.skills import (
@@ -14,12 +15,14 @@ from embodmem.planning.skills import (
     plan_json,
     skill_schema,
 )
+from embodmem.planning.verifier import Infeasible, verify
 
 __all__ = [
     "MAX_PLAN_STEPS",
     "NAVIGATION",
     "SKILLS",
     "FloorMap",
+    "Infeasible",
     "PlanError",
     "Skill",
     "expand",
@@ -29,4 +32,5 @@ __all__ = [
     "plan_json",
     "route",
     "skill_schema",
+    "verify",
 ]
