@@ -55,3 +55,14 @@ def test_retyped_tasks_start_satisfiable_and_replay() -> None:
         assert not result.unsatisfiable and not result.success
         replayed += replay_expert(env, task).success
     assert replayed >= len(tasks) - 1
+
+
+def test_only_a_put_receptacle_falls_back_to_its_counterpart() -> None:
+    from sim.tasks import EpisodeError
+    from sim.tasks.replay import resolve_id
+
+    objs = list(scene_objects("FloorPlan401").values())
+    cart = "Cart|-03.21|+00.00|+00.15"
+    assert resolve_id(cart, objs, receptacle=True).startswith("SideTable|")
+    with pytest.raises(EpisodeError, match="no Cart"):
+        resolve_id(cart, objs)  # a pickup or open of a type the scene lacks is reported

@@ -51,12 +51,14 @@ def resolve_id(
     oid: str,
     objects: list[Mapping[str, Any]],
     defaults: Mapping[str, Mapping[str, float]] | None = None,
+    receptacle: bool = False,
 ) -> str:
     """The 5.0.0 objectId of the object a 2.1.0 objectId names: the same id when the restore
     made it, else the object of the same type (the same
     part, "AppleSliced_1", for parts), nearest to the id's position where it is now or, for
     an id 2.1.0 made before ALFRED moved the object, where it stood in the default scene
-    (`defaults`: name -> position)."""
+    (`defaults`: name -> position). With `receptacle` (the receptacle of a PutObject), a type
+    the 5.0.0 scene lacks names its counterpart there (`versions.counterpart`)."""
     try:
         kind, where, part = parse_id(oid)
     except IdError as exc:
@@ -78,7 +80,9 @@ def resolve_id(
         if d < best_d:
             best, best_d = o["objectId"], d
     if best is None:
-        match = counterpart(where, objects)  # a receptacle type 5.0.0 renamed
+        # a receptacle put into whose type 5.0.0 renamed: the one standing there (the rule
+        # `versions.repose_goal` poses the goal with)
+        match = counterpart(where, objects) if receptacle else None
         if match is None:
             raise EpisodeError(f"objectId {oid!r}: no {kind} in the scene")
         return match["objectId"]
@@ -99,7 +103,9 @@ def translate(
         out["degrees"] = TURN_DEGREES[name]
     objects = metadata["objects"]
     if name == "PutObject":
-        out["objectId"] = resolve_id(api_action["receptacleObjectId"], objects, defaults)
+        out["objectId"] = resolve_id(
+            api_action["receptacleObjectId"], objects, defaults, receptacle=True
+        )
     elif "objectId" in api_action:
         out["objectId"] = resolve_id(api_action["objectId"], objects, defaults)
     return out
