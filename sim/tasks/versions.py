@@ -59,8 +59,10 @@ def counterpart(
 
 
 @cache
-def _scene_types(scene: str) -> frozenset[str]:
-    return frozenset(o["objectType"] for o in scene_objects(scene).values())
+def _default_objects(scene: str) -> tuple[Mapping[str, Any], ...]:
+    """The scene's default 5.0.0 objects, read once (its fixed receptacles are the restored
+    scene's too: SetObjectPoses moves only movable objects)."""
+    return tuple(scene_objects(scene).values())
 
 
 def repose_goal(
@@ -73,7 +75,8 @@ def repose_goal(
     """`goal` posed in the 5.0.0 scene: each receptacle type the scene lacks replaced by its
     counterpart's type (found through the expert's PutObject into it). Returns the goal and
     the replacements made (2.1.0 type -> 5.0.0 type)."""
-    types = _scene_types(scene)
+    objects = _default_objects(scene)
+    types = {o["objectType"] for o in objects}
     missing = {goal.targets[k] for k in RETYPED if goal.targets.get(k) not in (None, *types)}
     if not missing:
         return goal, {}
@@ -87,7 +90,7 @@ def repose_goal(
         except IdError:
             continue
         if kind in missing and kind not in found:
-            match = counterpart(where, scene_objects(scene).values())
+            match = counterpart(where, objects)
             if match is not None:
                 found[kind] = match["objectType"]
     if not found:
