@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.offline.geometry import aabb
 from sim.scenes import scene_objects
 from sim.tasks.goals import TYPE_ALIASES, Goal, goal_from_pddl
 
@@ -50,8 +51,7 @@ def counterpart(
     for o in objects:
         if not o.get("receptacle") or o.get("pickupable") or o["objectType"] == "Floor":
             continue
-        corners = np.asarray(o["axisAlignedBoundingBox"]["cornerPoints"], dtype=np.float64)
-        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        lo, hi = aabb(o)
         d = float(np.linalg.norm(np.maximum(np.maximum(lo - p, p - hi), 0.0)))
         if d <= best_d:
             best, best_d = o, d
