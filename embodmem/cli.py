@@ -102,6 +102,17 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _llm_serve(args: argparse.Namespace) -> int:
+    from embodmem.planning.local_llm import LocalServer
+
+    server = LocalServer(port=args.port, threads=args.threads).start()
+    print(f"serving {server.model} at {server.base_url} (Ctrl-C stops it)", flush=True)
+    try:
+        return server.wait()
+    finally:
+        server.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: core commands plus every registered plug-in command."""
     parser = argparse.ArgumentParser(prog="embodmem", description=__doc__.splitlines()[0])
@@ -124,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"snapshots to keep (default {DEFAULT_KEEP})",
     )
     p.set_defaults(func=_compact)
+    llm = sub.add_parser("llm", help="the embedded offline LLM").add_subparsers(
+        dest="llm_command", required=True
+    )
+    p = llm.add_parser("serve", help="serve SmolLM2-135M on 127.0.0.1 (OpenAI-compatible API)")
+    p.add_argument("--port", type=positive_int, default=8093, help="TCP port (default 8093)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
+    p.set_defaults(func=_llm_serve)
     for ep in entry_points(group="embodmem.commands"):
         ep.load()(sub)
     return parser

@@ -19,6 +19,7 @@ needs neither) instead of hanging.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform as host_platform
 import socket
@@ -202,13 +203,16 @@ def observation_from_event(
     visible_only: bool = True,
     depth_scale: float = 1.0,
     stride: int = 1,
+    from_frames: bool = False,
 ) -> Observation:
     """An `Observation` of an ai2thor Event: objects and agent pose from `event.metadata`, plus
     world points from `depth_frame` + `instance_segmentation_frame` when the event has them.
 
     `depth_scale` is metres per depth unit (1 for DepthFormat.Meters). Each point's
     `point_object_index` refers to the observation's objects (-1 for walls, floor and objects
-    not in the list, e.g. beyond the visibility distance with `visible_only`).
+    not in the list, e.g. beyond the visibility distance with `visible_only`). With
+    `from_frames` (which needs the frames) the objects are those the segmentation shows, at the
+    box their depth points span; their states and attributes are the metadata's.
     """
     metadata = getattr(event, "metadata", None)
     if not isinstance(metadata, Mapping):
@@ -218,8 +222,12 @@ def observation_from_event(
     seg = getattr(event, "instance_segmentation_frame", None)
     colors = getattr(event, "color_to_object_id", None)
     if depth is None or seg is None or not colors:
+        if from_frames:
+            raise ValidationError(
+                "event", "no frames", "from_frames needs depth and instance segmentation frames"
+            )
         return obs
-    return _with_points(obs, metadata, depth, seg, colors, depth_scale, stride)
+    return _with_points(obs, metadata, depth, seg, colors, depth_scale, stride, from_frames)
 
 
 def _with_points(
@@ -230,8 +238,10 @@ def _with_points(
     colors: Mapping[Any, str],
     depth_scale: float,
     stride: int,
+    from_frames: bool,
 ) -> Observation:
-    """`obs` plus the frame's back-projected points, each tagged with its object in `obs`."""
+    """`obs` plus the frame's back-projected points, each tagged with its object in `obs`;
+    `from_frames`: only the segmented objects, at their boxes from depth."""
     if not (isinstance(depth_scale, (int, float)) and 0 < depth_scale < float("inf")):
         raise ValidationError(
             "depth_scale",
@@ -253,12 +263,20 @@ def _with_points(
         obs.agent_pose,
         stride=stride,
     )
-    position = {o.id_hint: i for i, o in enumerate(obs.objects)}
-    # Index of each segmented object in obs.objects; the trailing -1 serves index -1 (no object).
+    objects = obs.objects
+    if from_frames:
+        known = {o.id_hint: o for o in obs.objects}
+        objects = tuple(
+            dataclasses.replace(known[o.id_hint], position=o.position, bbox=o.bbox)
+            for o in found
+            if o.id_hint in known
+        )
+    position = {o.id_hint: i for i, o in enumerate(objects)}
+    # Index of each segmented object in `objects`; the trailing -1 serves index -1 (no object).
     remap = np.array([position.get(o.id_hint, -1) for o in found] + [-1], dtype=np.int64)
     return Observation(
         time_ns=obs.time_ns,
-        objects=obs.objects,
+        objects=objects,
         agent_pose=obs.agent_pose,
         points=points,
         point_object_index=remap[index],

@@ -29,11 +29,13 @@ MAX_UP, MAX_DOWN = 30.0, 60.0  # THOR's horizon limits
 @dataclass
 class FloorMap:
     """What the agent knows of the floor, on a grid of `step` metres: cells it stood on, cells
-    a move into failed, and optional bounds (THOR's sceneBounds, which every event reports)."""
+    a move into failed, cells under furniture it has seen (`seen_blocked`, replaced as the
+    memory learns), and optional bounds (THOR's sceneBounds, which every event reports)."""
 
     step: float = 0.25
     visited: set[Cell] = field(default_factory=set)
     blocked: set[Cell] = field(default_factory=set)
+    seen_blocked: set[Cell] = field(default_factory=set)
     bounds: tuple[float, float, float, float] | None = None  # x_min, z_min, x_max, z_max
 
     def cell(self, x: float, z: float) -> Cell:
@@ -60,7 +62,7 @@ class FloorMap:
 
     def passable(self, c: Cell) -> bool:
         """Not known to be blocked and inside the bounds."""
-        if c in self.blocked:
+        if c in self.blocked or c in self.seen_blocked:
             return False
         if self.bounds is None:
             return True
@@ -74,8 +76,18 @@ def heading(yaw: float) -> int:
     return round((float(yaw) % 360.0) / 90.0) % 4 * 90
 
 
+def _nearest(
+    x: float, z: float, target: tuple[float, float], extent: tuple[float, float]
+) -> tuple[float, float]:
+    """The point of the rectangle `target` +- `extent` nearest to (x, z)."""
+    return (
+        min(max(x, target[0] - extent[0]), target[0] + extent[0]),
+        min(max(z, target[1] - extent[1]), target[1] + extent[1]),
+    )
+
+
 def _faces(c: Cell, h: int, target: tuple[float, float], step: float, cone: float) -> bool:
-    """Whether the target is within `cone` degrees of heading h, seen from cell c."""
+    """Whether the target point is within `cone` degrees of heading h, seen from cell c."""
     dx, dz = target[0] - c[0] * step, target[1] - c[1] * step
     if math.hypot(dx, dz) < 1e-9:
         return True
@@ -91,10 +103,13 @@ def route(
     reach: float = 1.0,
     cone: float = 45.0,
     avoid: Iterable[Cell] = (),
+    extent: tuple[float, float] = (0.0, 0.0),
 ) -> list[str] | None:
     """The fewest THOR navigation actions (names) from `start` facing `yaw` to a cell within
     `reach` metres of `target` (x, z) with the target within `cone` degrees ahead; [] when
-    already there, None when no such cell can be reached on what the agent knows."""
+    already there, None when no such cell can be reached on what the agent knows. With
+    `extent` (half sizes in x and z) the target is that rectangle, a footprint: reach and cone
+    are measured to its point nearest the cell."""
     for name, value in (("start", start), ("target", target)):
         if len(value) != 2 or not all(math.isfinite(float(v)) for v in value):
             raise ValidationError(name, value, "expected a finite (x, z)")
@@ -104,8 +119,9 @@ def route(
     s = floor.step
 
     def goal(c: Cell, h: int) -> bool:
-        near = math.hypot(target[0] - c[0] * s, target[1] - c[1] * s) <= reach
-        return near and c not in avoided and _faces(c, h, target, s, cone)
+        point = _nearest(c[0] * s, c[1] * s, target, extent)
+        near = math.hypot(point[0] - c[0] * s, point[1] - c[1] * s) <= reach
+        return near and c not in avoided and _faces(c, h, point, s, cone)
 
     first = (floor.cell(*start), heading(yaw))
     if goal(*first):

@@ -64,6 +64,13 @@ class Task:
     low_actions: tuple[Mapping[str, Any], ...] = ()
     retyped: Mapping[str, str] = field(default_factory=dict)
 
+    def start(self, env: Any, perception: str = "metadata") -> Any:
+        """Start this task in a THOR-compatible controller (`start_episode`) for an agent:
+        a `sim.tasks.session.AlfredSession` (what the agent sees, and the goal checker)."""
+        from sim.tasks.session import AlfredSession  # it imports this module
+
+        return AlfredSession(env, self, perception)
+
 
 def load_alfred(path: str | os.PathLike[str]) -> list[Task]:
     """Tasks of a `traj_data.json`, a folder searched recursively for them, or a JSONL file
