@@ -28,6 +28,7 @@ surrounding lines.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -48,6 +49,7 @@ from embodmem.types import StateChange
 MODES = ("full", "hierarchy", "retrieved", "collapsed")
 _CLAUSE = re.compile(r"[.;:!?\n]+|,\s+(?:then|and)\s+|\s+then\s+")
 _NO_ROOM = "(no room)"
+_PLAIN_LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .\-]{0,79}")
 # State flag -> phrase when it became true / false.
 _CHANGE_WORDS = {
     "isOpen": ("opened", "closed"),
@@ -60,6 +62,14 @@ _CHANGE_WORDS = {
     "isBroken": ("broken", "repaired"),
     "isUsedUp": ("used up", "refilled"),
 }
+
+
+def quote_label(label: str) -> str:
+    """A label as prompt text: plain names as they are, anything else JSON-quoted on one line
+    (a label is data from perception; a newline or quote in it must not forge a prompt line)."""
+    if _PLAIN_LABEL.fullmatch(label):
+        return label
+    return json.dumps(label[:80])
 
 
 @dataclass(frozen=True)
@@ -186,7 +196,11 @@ class ContextBuilder:
         """ "[on|in ]O12 Label (states)" indented by depth; `note` is appended (full mode)."""
         node = self.graph.object(node_id)
         words = state_words(self._states(node_id), node.attributes)
-        text = f"{node_id} {node.label}" + (f" ({', '.join(words)})" if words else "") + note
+        text = (
+            f"{node_id} {quote_label(node.label)}"
+            + (f" ({', '.join(words)})" if words else "")
+            + note
+        )
         return " " * depth + (f"{kind} {text}" if kind else text)
 
     def _notes(self) -> dict[str, str]:
@@ -218,7 +232,7 @@ class ContextBuilder:
                 per.setdefault(c.node_id, []).append(c)
         out = []
         for node_id, changes in list(per.items())[: self.max_changes]:
-            label = self.graph.object(node_id).label
+            label = quote_label(self.graph.object(node_id).label)
             ago = (now_ns - changes[0].time_ns) / 1e9
             causes = sorted({c.cause for c in changes if c.cause})
             what = "; ".join(self._summaries(changes))
@@ -258,7 +272,11 @@ class ContextBuilder:
         names = []
         for sid in source_ids if isinstance(source_ids, list) else [source_ids]:
             node = self.graph.object_by_source(sid) if isinstance(sid, str) else None
-            names.append(f"{node.label} {node.node_id}" if node else str(sid).split("|")[0])
+            names.append(
+                f"{quote_label(node.label)} {node.node_id}"
+                if node
+                else quote_label(str(sid).split("|")[0])
+            )
         return ", ".join(names)
 
     # ---------------------------------------------------------------- build
@@ -336,14 +354,14 @@ class ContextBuilder:
         notes = self._notes() if whole else {}
         if whole:
             for b_index, b in enumerate(g.nodes(Layer.BUILDING)):
-                line = f"{b.node_id} {b.label}{notes[b.node_id]}"
+                line = f"{b.node_id} {quote_label(b.label)}{notes[b.node_id]}"
                 blocks.append(_Block(0.0, (1, -1, b_index), [line], [b.node_id]))
         places: dict[str | None, list[str]] = {}
         for p in g.places() if whole else ():
             places.setdefault(self._room_of(p.node_id), []).append(p.node_id)
         ordered = sorted(rooms.items(), key=lambda kv: _id_order(kv[0] or "~"))
         for r_index, (room, members) in enumerate(ordered):
-            label = self.graph.node(room).label if room else _NO_ROOM
+            label = quote_label(self.graph.node(room).label) if room else _NO_ROOM
             hidden = [n for n in members if n not in prio]
             more = f", {len(hidden)} not shown" if hidden else ""
             head = f"{room} {label}" if room else label
@@ -367,7 +385,7 @@ class ContextBuilder:
         """The hidden receptacles of a room as counts per label (SayPlan's collapsed nodes)."""
         g = self.graph
         folded = Counter(
-            g.object(n).label
+            quote_label(g.object(n).label)
             for n in hidden
             if g.object(n).attributes.get("receptacle") or g.children(n)
         )

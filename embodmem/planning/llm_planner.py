@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from embodmem import validate as v
-from embodmem.context import MODES
+from embodmem.context import MODES, quote_label
 from embodmem.errors import ValidationError
 from embodmem.experience import Recalled
 from embodmem.memory import EmbodiedMemory
@@ -222,7 +222,7 @@ class LLMPlanner:
             lines.append(f"Object types in the task: {_clip(roles)}")
         held = request.held
         if held is not None and held in memory.scene_graph:
-            held = f"{held} {_clip(memory.scene_graph.node(held).label, 80)}"
+            held = f"{held} {quote_label(memory.scene_graph.node(held).label)}"
         lines.append(f"In the hand: {held or 'nothing'}")
         if request.steps_left > 0:
             lines.append(f"Actions left: {request.steps_left}")
