@@ -97,7 +97,24 @@ def _box(obj: Mapping[str, Any], key: str, where: str) -> BBox3D | None:
     if not isinstance(box, Mapping):
         raise ValidationError(f"{where}.{key}", box, "expected a box dict or null")
     corners = box.get("cornerPoints")
-    return None if corners is None else thor_box(corners, f"{where}.{key}")
+    if corners is None:
+        return None
+    try:  # objects that did not move give the same corners every step: convert them once
+        cache_key = tuple(tuple(map(float, c)) for c in corners)
+    except (TypeError, ValueError):
+        cache_key = None
+    if cache_key is not None and cache_key in _BOXES:
+        return _BOXES[cache_key]
+    out = thor_box(corners, f"{where}.{key}")
+    if cache_key is not None:
+        if len(_BOXES) >= MAX_CACHED_BOXES:
+            _BOXES.clear()
+        _BOXES[cache_key] = out
+    return out
+
+
+MAX_CACHED_BOXES = 8192  # converted THOR boxes kept (a few scenes' worth of objects)
+_BOXES: dict[tuple[tuple[float, ...], ...], BBox3D] = {}
 
 
 def object_observation(obj: Mapping[str, Any], index: int = 0) -> ObjectObservation:

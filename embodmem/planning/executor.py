@@ -29,7 +29,7 @@ from embodmem.planning.skills import Skill, expand
 from embodmem.types import Observation
 
 STEP_NS = 100_000_000  # observation clock: 0.1 s per THOR action (deterministic)
-REACH = 1.0  # m from a cell centre to an object's footprint to interact with it
+REACH = (0.6, 1.0)  # m from a cell centre to an object's footprint: nearer cells first
 AGENT_RADIUS = 0.2  # m around furniture footprints the agent's body cannot enter
 OBSTACLE_TOP = 0.15  # m above the floor a footprint must rise to block the way (rugs do not)
 OBSTACLE_BOTTOM = 0.5  # m above the floor below which an object stands on it
@@ -128,6 +128,8 @@ class Executor:
             self.failures.append(f"{action['action']}: {error}")
             if action["action"] == "MoveAhead":
                 self.floor.move_failed(*before)
+        elif "objectId" in action or action["action"] == "DropHandObject":
+            self.floor.changed()
         self._sense(event)
         record = StepRecord(self.steps, dict(action), ok, error, tuple(sorted(self.visible)))
         self.log.append(record)
@@ -229,6 +231,8 @@ class Executor:
                 if self._set_horizon(h) and oid in self.visible:
                     return None
             tried.add(self.floor.cell(self.body.x, self.body.z))
+        if oid in self.visible:  # seen on the way, though no vantage was reached
+            return None
         self.unreachable.add(node_id)
         return f"navigate_to: {node_id} ({node.label}) is not in view from any cell tried"
 
@@ -236,16 +240,10 @@ class Executor:
         """Route and move to a vantage cell facing the node, then look at it."""
         target, extent = _footprint(node)
         for _ in range(MAX_ROUTES):
-            self._block_furniture()
-            plan = route(
-                self.floor,
-                (self.body.x, self.body.z),
-                self.body.yaw,
-                target,
-                reach=REACH,
-                extent=extent,
-                avoid=avoid,
-            )
+            for reach in REACH:  # what lies inside a fridge is out of sight from 1 m off it
+                plan = self._route(target, reach=reach, extent=extent, avoid=avoid)
+                if plan is not None:
+                    break
             if plan is None:
                 return f"no route to {node.node_id} ({node.label}) on the known floor"
             if self._moves(plan):
@@ -255,6 +253,16 @@ class Executor:
                     self.act(look)
                 return None
         return f"too many blocked moves on the way to {node.node_id} ({node.label})"
+
+    def _route(self, target: tuple[float, float], **kw: Any) -> list[str] | None:
+        """A route round the furniture seen, else one through it (the footprints are grown
+        by the agent's radius and can close a gap it fits through: the moves will tell)."""
+        self._block_furniture()
+        here = (self.body.x, self.body.z)
+        plan = route(self.floor, here, self.body.yaw, target, **kw)
+        if plan is None:
+            plan = route(self.floor, here, self.body.yaw, target, furniture=False, **kw)
+        return plan
 
     def _moves(self, names: Iterable[str]) -> bool:
         """Run navigation actions; False at the first failed one (the caller re-routes)."""
@@ -312,8 +320,7 @@ class Executor:
     def _reach(self, goal: tuple[float, float]) -> bool:
         """Walk to a floor point, re-routing round moves that fail; whether it got there."""
         for _ in range(MAX_ROUTES):
-            self._block_furniture()
-            plan = route(self.floor, (self.body.x, self.body.z), self.body.yaw, goal, 0.3, 180.0)
+            plan = self._route(goal, reach=0.3, cone=180.0)
             if plan is None:
                 return False
             if self._moves(plan):

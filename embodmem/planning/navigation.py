@@ -30,12 +30,15 @@ MAX_UP, MAX_DOWN = 30.0, 60.0  # THOR's horizon limits
 class FloorMap:
     """What the agent knows of the floor, on a grid of `step` metres: cells it stood on, cells
     a move into failed, cells under furniture it has seen (`seen_blocked`, replaced as the
-    memory learns), and optional bounds (THOR's sceneBounds, which every event reports)."""
+    memory learns), moves that failed from a cell with a heading (`failed_moves`: an open door
+    or what the hand holds can block a cell once stood on; cleared by `changed`), and optional
+    bounds (THOR's sceneBounds, which every event reports)."""
 
     step: float = 0.25
     visited: set[Cell] = field(default_factory=set)
     blocked: set[Cell] = field(default_factory=set)
     seen_blocked: set[Cell] = field(default_factory=set)
+    failed_moves: set[tuple[Cell, int]] = field(default_factory=set)
     bounds: tuple[float, float, float, float] | None = None  # x_min, z_min, x_max, z_max
 
     def cell(self, x: float, z: float) -> Cell:
@@ -55,14 +58,21 @@ class FloorMap:
     def move_failed(self, x: float, z: float, yaw: float) -> None:
         """A MoveAhead from (x, z) facing `yaw` failed: the cell ahead is blocked."""
         i, j = self.cell(x, z)
-        di, dj = _STEP_OF[heading(yaw)]
+        h = heading(yaw)
+        self.failed_moves.add(((i, j), h))
+        di, dj = _STEP_OF[h]
         ahead = (i + di, j + dj)
         if ahead not in self.visited:
             self.blocked.add(ahead)
 
-    def passable(self, c: Cell) -> bool:
-        """Not known to be blocked and inside the bounds."""
-        if c in self.blocked or c in self.seen_blocked:
+    def changed(self) -> None:
+        """The agent changed the world or its hand: moves that failed may work now."""
+        self.failed_moves.clear()
+
+    def passable(self, c: Cell, furniture: bool = True) -> bool:
+        """Not known to be blocked (by a failed move, or with `furniture` by a footprint seen)
+        and inside the bounds."""
+        if c in self.blocked or (furniture and c in self.seen_blocked):
             return False
         if self.bounds is None:
             return True
@@ -104,12 +114,14 @@ def route(
     cone: float = 45.0,
     avoid: Iterable[Cell] = (),
     extent: tuple[float, float] = (0.0, 0.0),
+    furniture: bool = True,
 ) -> list[str] | None:
     """The fewest THOR navigation actions (names) from `start` facing `yaw` to a cell within
     `reach` metres of `target` (x, z) with the target within `cone` degrees ahead; [] when
     already there, None when no such cell can be reached on what the agent knows. With
     `extent` (half sizes in x and z) the target is that rectangle, a footprint: reach and cone
-    are measured to its point nearest the cell."""
+    are measured to its point nearest the cell. `furniture=False` ignores the footprints seen
+    (they are grown by the agent's radius, so they can close a gap the agent fits through)."""
     for name, value in (("start", start), ("target", target)):
         if len(value) != 2 or not all(math.isfinite(float(v)) for v in value):
             raise ValidationError(name, value, "expected a finite (x, z)")
@@ -138,7 +150,11 @@ def route(
             (((i, j), (h + 270) % 360), "RotateLeft"),
             (((i, j), (h + 90) % 360), "RotateRight"),
         ):
-            if nxt in seen or (action == "MoveAhead" and not floor.passable(nxt[0])):
+            if nxt in seen:
+                continue
+            if action == "MoveAhead" and (
+                not floor.passable(nxt[0], furniture) or (state[0], h) in floor.failed_moves
+            ):
                 continue
             seen.add(nxt)
             parent[nxt] = (state, action)

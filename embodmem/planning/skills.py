@@ -194,8 +194,8 @@ def expand(skill: Skill, thor_id: Callable[[str], str | None]) -> list[dict[str,
     }
     if skill.name in simple:
         return [{"action": simple[skill.name], "objectId": oid("target")}]
-    if skill.name == "put":
-        return [{"action": "PutObject", "objectId": oid("receptacle")}]
+    if skill.name == "put":  # forceAction as ALFRED's agent puts: past the type whitelist
+        return [{"action": "PutObject", "objectId": oid("receptacle"), "forceAction": True}]
     target = oid("target")
     if skill.name == "clean":
         basin, faucet = oid("receptacle"), oid("appliance")
@@ -228,7 +228,10 @@ def expand(skill: Skill, thor_id: Callable[[str], str | None]) -> list[dict[str,
 
 
 def _actions(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
-    return [{"action": a, "objectId": o} for a, o in pairs]
+    return [
+        {"action": a, "objectId": o, **({"forceAction": True} if a == "PutObject" else {})}
+        for a, o in pairs
+    ]
 
 
 def plan_json(skills: Sequence[Skill]) -> str:

@@ -13,6 +13,7 @@ nearest first among equals. Deterministic: ties break by node id.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,7 +64,9 @@ def _progress(history: Iterable[tuple[Skill, str | None]], held: str | None) -> 
     hand: str | None = None
     for skill, reason in history:
         if reason is not None:
-            for node in skill.args().values():
+            nodes = list(skill.args().values())
+            named = [n for n in nodes if re.search(rf"\b{re.escape(n)}\b", reason)]
+            for node in named or nodes:  # blame the node the reason names, if it names one
                 out.failures[node] += 1
             if skill.name == "explore" and skill.target is None and reason == NO_FRONTIER:
                 out.frontier_done = True
@@ -187,24 +190,31 @@ class _Planning:
             self.held = None
 
     def get(self, node_id: str) -> None:
-        """Hold `node_id`: free the hand, open its closed container, go and pick it up."""
+        """Hold `node_id`: free the hand, open its closed container, go and pick it up, and
+        close the container again (an open drawer or door blocks the way)."""
         if self.held == node_id:
             return
         self.free_hand()
-        self.open_container(node_id)
+        opened = self.open_container(node_id)
         self.add("navigate_to", target=node_id)
         self.add("pickup", target=node_id)
+        if opened is not None:
+            self.add("close", target=opened)
         self.held = node_id
 
-    def open_container(self, node_id: str) -> None:
+    def open_container(self, node_id: str) -> str | None:
+        """Open the closed receptacle `node_id` is in, if any; the receptacle opened."""
         for parent in self.graph.support_chain(node_id):
             p = self.graph.object(parent)
             if p.attributes.get("openable") and not p.states.get("isOpen"):
                 self.add("navigate_to", target=parent)
                 self.add("open", target=parent)
-                return
+                return parent
+        return None
 
     def put_into(self, recep: str) -> None:
+        """Put the held object into `recep`, opening it (and what it stands in) first."""
+        self.open_container(recep)
         self.add("navigate_to", target=recep)
         node = self.graph.object(recep)
         if node.attributes.get("openable") and not node.states.get("isOpen"):
@@ -293,24 +303,35 @@ class _Planning:
         if skill is None or obj in self.progress.treated:
             return
         if skill == "clean":
-            basin = self.find(BASINS, "receptacle")
-            faucet = self._nearest_to(basin, "Faucet", "toggleable")
+            basin, faucet = self._wash_place()
             self.add("clean", target=obj, receptacle=basin, appliance=faucet)
         else:
             device = self.find(APPLIANCE[skill], "receptacle")
             self.add("navigate_to", target=device)
             self.add(skill, target=obj, appliance=device)
 
-    def _nearest_to(self, anchor: str, otype: str, role: str) -> str:
-        a = self.graph.object(anchor).position
-        nodes = [
+    def _wash_place(self) -> tuple[str, str]:
+        """The nearest basin some known faucet pours into (a faucet pours into the basin
+        nearest to it), and that faucet; `_Missing` while no such pair is known."""
+        basins = [n for n in self.graph.objects() if n.label in BASINS and self.usable(n)]
+        if not basins:
+            raise _Missing(BASINS[0])
+        poured: dict[str, str] = {}  # basin -> the faucet pouring into it
+        faucets = [
             n
             for n in self.graph.objects()
-            if n.label == otype and n.attributes.get(role) and self.usable(n)
+            if n.label == "Faucet" and n.attributes.get("toggleable") and self.usable(n)
         ]
-        if not nodes:
-            raise _Missing(otype)
-        return min(nodes, key=lambda n: (math.dist(a, n.position), n.node_id)).node_id
+        for f in sorted(faucets, key=lambda n: n.node_id):
+            into = min(basins, key=lambda b: (math.dist(f.position, b.position), b.node_id))
+            poured.setdefault(into.node_id, f.node_id)
+        if not poured:
+            raise _Missing("Faucet")
+        basin = min(
+            (b for b in basins if b.node_id in poured),
+            key=lambda b: (self.distance(b), b.node_id),
+        )
+        return basin.node_id, poured[basin.node_id]
 
     def _pick_heat_then_place_in_recep(self) -> None:
         self._pick_and_place_simple()
@@ -328,18 +349,30 @@ class _Planning:
         self.add("navigate_to", target=lamp)
         if not self.graph.object(lamp).states.get("isToggled"):
             self.add("toggle_on", target=lamp)
+        elif self.request.history[-1:] != ((Skill("navigate_to", target=lamp), None),):
+            raise _Done  # remembered on: look at it again before trusting that
         self.add("done")
 
     def _pick_and_place_with_movable_recep(self) -> None:
+        """ALFRED's expert order: the object into the movable receptacle where it stands, then
+        the receptacle (object inside) onto the parent."""
         otype, mtype, rtype = self.targets["object"], self.targets["mrecep"], self.targets["parent"]
-        moved = self._placed_of(mtype, rtype)
-        if moved:
-            holder = moved[-1]
+        filled = [
+            h
+            for h, objs in self.progress.placed.items()
+            if self.label(h) == mtype
+            and h in self.graph
+            and any(self.label(o) == otype for o in objs)
+        ]
+        if any(h in self._placed_of(mtype, rtype) for h in filled):
+            self.add("done")
+            return
+        if filled:
+            holder = filled[-1]
         else:
-            holder = self.obtain(mtype)
-            self.put_into(self.receptacle(rtype))
-        inside = self.progress.placed.get(holder, [])
-        if not any(self.label(o) == otype for o in inside):
-            self.obtain(otype, exclude=[holder])
+            obj = self.obtain(otype)
+            holder = self.find(mtype, "receptacle", exclude=[obj])
             self.put_into(holder)
+        self.get(holder)
+        self.put_into(self.receptacle(rtype))
         self.add("done")

@@ -51,13 +51,21 @@ def placement_error(state: SceneState, held: str, receptacle: str, force: bool) 
 
 
 def faucet_basins(state: SceneState) -> dict[str, str]:
-    """Each faucet's basin: the nearest SinkBasin / BathtubBasin / Sink within range."""
+    """Each faucet's basin: the basin of the fixture it is mounted on (a bathtub's faucet
+    pours into that bathtub's basin, whose id extends the bathtub's), else the nearest
+    SinkBasin / BathtubBasin within range."""
     basins = [
         k for k, o in state.objects.items() if o["objectType"] in ("SinkBasin", "BathtubBasin")
     ]
     out: dict[str, str] = {}
     for f, o in state.objects.items():
         if o["objectType"] != "Faucet" or not basins:
+            continue
+        mounted = [
+            b for b in basins for p in o.get("parentReceptacles") or () if b.startswith(p + "|")
+        ]
+        if mounted:
+            out[f] = mounted[0]
             continue
         d = np.linalg.norm(
             state.pos[[state.row[b] for b in basins]] - state.pos[state.row[f]], axis=1

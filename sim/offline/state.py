@@ -297,15 +297,19 @@ class SceneState:
         return out
 
     def parent_rows(self) -> np.ndarray:
-        """Row of each object's first parent receptacle other than the floor (-1: none)."""
+        """Row of each object's first parent receptacle other than the floor, else of the
+        object it is part of (a SinkBasin's Sink: its id extends the sink's); -1: none."""
         if self._parents is None:
             out = np.full(len(self.ids), -1, dtype=np.int64)
             for i, k in enumerate(self.ids):
                 up = [
                     p for p in self.objects[k].get("parentReceptacles") or () if p != self.floor_id
                 ]
+                whole = k.rsplit("|", 1)[0]
                 if up and up[0] in self.row:
                     out[i] = self.row[up[0]]
+                elif k.count("|") > 3 and whole in self.row:
+                    out[i] = self.row[whole]
             self._parents = out
         return self._parents
 

@@ -12,6 +12,7 @@ sequence is ALFRED's own `restore_scene`, run as action dicts.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -170,8 +171,10 @@ def start_episode(env: Controller, task: Task) -> Any:
     """Reset `env` to the task's FloorPlan, restore ALFRED's scene and teleport to the start;
     returns the event after the teleport (what the agent sees first).
 
-    A start pose the controller refuses is retried with forceAction (the recording stood
-    there), and logged; a failed restore step raises `EpisodeError` with THOR's message.
+    A start pose the controller refuses (2.1.0's layout had room there, 5.0.0's furniture
+    overlaps it) moves to the nearest reachable position within SNAP metres, same rotation and
+    horizon, else is retried with forceAction (the recording stood there); either is logged.
+    A failed restore step raises `EpisodeError` with THOR's message.
     """
     event = env.reset(task.scene)
     for action in restore_actions(task, event.metadata["objects"]):
@@ -184,8 +187,28 @@ def start_episode(env: Controller, task: Task) -> Any:
     if teleport is not None:
         event = env.step(teleport)
         if not event.metadata["lastActionSuccess"]:
-            log.info(
-                "%s: start pose refused (%s); forced", task.task_id, event.metadata["errorMessage"]
-            )
-            event = env.step({**teleport, "forceAction": True})
+            refused = event.metadata["errorMessage"]
+            near = _nearest_reachable(env, teleport["position"])
+            if near is not None:
+                event = env.step({**teleport, "position": near})
+            if near is None or not event.metadata["lastActionSuccess"]:
+                log.info("%s: start pose refused (%s); forced", task.task_id, refused)
+                event = env.step({**teleport, "forceAction": True})
+            else:
+                log.info("%s: start pose refused (%s); moved to %s", task.task_id, refused, near)
     return event
+
+
+SNAP = 0.5  # m: how far a refused start pose may move to the nearest reachable position
+
+
+def _nearest_reachable(env: Controller, at: dict[str, float]) -> dict[str, float] | None:
+    """The reachable position nearest to `at` (THOR's GetReachablePositions), if within SNAP."""
+    event = env.step({"action": "GetReachablePositions"})
+    spots = event.metadata.get("actionReturn") or []
+    if not spots:
+        return None
+    best = min(spots, key=lambda p: (p["x"] - at["x"]) ** 2 + (p["z"] - at["z"]) ** 2)
+    if math.hypot(best["x"] - at["x"], best["z"] - at["z"]) > SNAP:
+        return None
+    return {"x": float(best["x"]), "y": float(at["y"]), "z": float(best["z"])}

@@ -135,7 +135,8 @@ def _position(oid: str, obj: Mapping[str, Any]) -> tuple[float, float, float]:
 def _running_basins(
     objects: Mapping[str, Mapping[str, Any]], by_type: Mapping[str, Sequence[str]]
 ) -> frozenset[str]:
-    """Basins with water running: each Faucet that is on pours into its nearest basin."""
+    """Basins with water running: each Faucet that is on pours into the basin of the fixture
+    it is mounted on (a bathtub's), else into its nearest basin."""
     basins = [b for t in BASIN_TYPES for b in by_type.get(t, ())]
     on = [f for f in by_type.get("Faucet", ()) if objects[f].get("isToggled")]
     if not basins or not on:
@@ -145,6 +146,11 @@ def _running_basins(
     spots = {b: _position(b, objects[b]) for b in basins}
     running = set()
     for f in on:
+        mounts = objects[f].get("parentReceptacles") or ()
+        mounted = [b for b in basins for p in mounts if b.startswith(f"{p}|")]
+        if mounted:
+            running.add(mounted[0])
+            continue
         tap = _position(f, objects[f])
         running.add(min(basins, key=lambda b: math.dist(tap, spots[b])))
     return frozenset(running)
