@@ -139,6 +139,33 @@ def test_the_symbolic_agent_solves_a_valid_seen_task(tasks: dict[str, Task], tas
     assert len(memory.experience) == 1
 
 
+# FloorPlan4: the movable receptacle stands in the fridge the plan opens to put into it.
+IN_THE_OPENED_FRIDGE = "trial_T20190908_192636_561572"
+# FloorPlan8: the apple to slice lies on a counter whose cabinets block the planned vantage.
+BEHIND_CABINETS = "trial_T20190909_002950_338362"
+
+
+def test_a_plan_does_not_open_again_what_it_opened(tasks: dict[str, Task]) -> None:
+    result = episode(tasks[IN_THE_OPENED_FRIDGE], max_steps=600)
+    assert result.success, result.reason
+    assert not any(p.rejected for p in result.plans)
+    for record in result.plans:  # between an open and a close of a node, no second open
+        opened: set[str] = set()
+        for step in record.plan:
+            name, _, arg = step.partition("(")
+            if name == "open":
+                assert arg not in opened, record.plan
+                opened.add(arg)
+            elif name == "close":
+                opened.discard(arg)
+
+
+def test_a_blocked_walk_that_already_sees_its_target_stops_there(tasks: dict[str, Task]) -> None:
+    result = episode(tasks[BEHIND_CABINETS], max_steps=600)
+    assert result.success, result.reason
+    assert not any("not in view from any cell" in s for s in result.skills)
+
+
 # --- no peeking ---------------------------------------------------------------------------------
 
 

@@ -246,13 +246,30 @@ class Executor:
                     break
             if plan is None:
                 return f"no route to {node.node_id} ({node.label}) on the known floor"
-            if self._moves(plan):
-                camera = self.body.camera
-                centre = _thor_xyz(node)
-                for look in look_at(camera, centre, self.body.horizon):
-                    self.act(look)
+            if self._moves(plan) or self._sees_from_here(node):
+                self._look_at(node)
                 return None
         return f"too many blocked moves on the way to {node.node_id} ({node.label})"
+
+    def _look_at(self, node: ObjectNode) -> None:
+        for look in look_at(self.body.camera, _thor_xyz(node), self.body.horizon):
+            self.act(look)
+
+    def _sees_from_here(self, node: ObjectNode) -> bool:
+        """Whether a blocked walk already stands close enough: the node is in view, or is
+        within reach and comes into view once faced (a turn and a look, no walking)."""
+        oid = node.source_id
+        if oid in self.visible:
+            return True
+        x, _, z = _thor_xyz(node)
+        if math.dist((self.body.x, self.body.z), (x, z)) > REACH[1] + 0.5:
+            return False
+        heading = round(math.degrees(math.atan2(x - self.body.x, z - self.body.z)) / 90) * 90
+        turn = round(((heading - self.body.yaw + 180) % 360 - 180) / 90)
+        for _ in range(abs(turn)):
+            self.act({"action": "RotateRight" if turn > 0 else "RotateLeft"})
+        self._look_at(node)
+        return oid in self.visible
 
     def _route(self, target: tuple[float, float], **kw: Any) -> list[str] | None:
         """A route round the furniture seen, else one through it (the footprints are grown

@@ -151,6 +151,7 @@ class _Planning:
         self.held = request.held
         self.targets = dict(request.task.targets)
         self.skills: list[Skill] = []
+        self.opened: dict[str, bool] = {}  # open/closed as the plan so far leaves it
 
     # ---------------------------------------------------------------- node choice
     def usable(self, node: ObjectNode) -> bool:
@@ -182,6 +183,14 @@ class _Planning:
     # ---------------------------------------------------------------- plan pieces
     def add(self, name: str, **args: str) -> None:
         self.skills.append(Skill(name, **args))
+        if name in ("open", "close"):
+            self.opened[args["target"]] = name == "open"
+
+    def closed(self, node_id: str) -> bool:
+        """Whether `node_id` is an openable left closed by memory and the plan so far."""
+        node = self.graph.object(node_id)
+        is_open = self.opened.get(node_id, bool(node.states.get("isOpen")))
+        return bool(node.attributes.get("openable")) and not is_open
 
     def free_hand(self, keep: str | None = None) -> None:
         """Drop what is in the hand unless it is `keep`."""
@@ -203,10 +212,12 @@ class _Planning:
         self.held = node_id
 
     def open_container(self, node_id: str) -> str | None:
-        """Open the closed receptacle `node_id` is in, if any; the receptacle opened."""
+        """Open the closed receptacle `node_id` is in, if any; the receptacle this plan
+        opened (now or earlier), which the caller may close again."""
         for parent in self.graph.support_chain(node_id):
-            p = self.graph.object(parent)
-            if p.attributes.get("openable") and not p.states.get("isOpen"):
+            if self.opened.get(parent):
+                return parent
+            if self.closed(parent):
                 self.add("navigate_to", target=parent)
                 self.add("open", target=parent)
                 return parent
@@ -216,8 +227,7 @@ class _Planning:
         """Put the held object into `recep`, opening it (and what it stands in) first."""
         self.open_container(recep)
         self.add("navigate_to", target=recep)
-        node = self.graph.object(recep)
-        if node.attributes.get("openable") and not node.states.get("isOpen"):
+        if self.closed(recep):
             self.add("open", target=recep)
         self.add("put", receptacle=recep)
         self.held = None
