@@ -7,7 +7,7 @@ not recall) and is started with `start_episode`; only tasks whose goal is satisf
 5.0.0 scene count (all of valid-seen is).
 
 Run: .venv/bin/python experiments/alfred_agent.py [--split valid_seen] [--perception metadata]
-     [--planner symbolic] [--limit N] [--max-steps 1000]
+     [--planner symbolic] [--limit N] [--per-type N] [--max-steps 1000]
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ def report(name: str, tasks: list[Task], args: argparse.Namespace) -> None:
     reasons: Counter[str] = Counter()
     start = time.perf_counter()
     for task in tqdm(tasks, desc=name, unit="task"):
-        env = envs.setdefault(task.scene, OfflineController(task.scene))
+        if task.scene not in envs:
+            frames = args.perception == "segmentation"
+            envs[task.scene] = OfflineController(
+                task.scene, renderDepthImage=frames, renderInstanceSegmentation=frames
+            )
+        env = envs[task.scene]
         memory = EmbodiedMemory(MemoryConfig(embedder=args.embedder))
         agent = Agent(make_planner(args.planner), memory, env, perception=args.perception)
         result = agent.run(task, max_steps=args.max_steps)
@@ -64,6 +69,14 @@ def report(name: str, tasks: list[Task], args: argparse.Namespace) -> None:
     print_counts("what ended the failed episodes (count):", reasons, 15)
 
 
+def first_of_each_type(tasks: list[Task], n: int) -> list[Task]:
+    """The first `n` tasks of each task type, in the split's order."""
+    by_type: dict[str, list[Task]] = defaultdict(list)
+    for task in tasks:
+        by_type[task.task_type].append(task)
+    return [t for t in tasks if t in by_type[t.task_type][:n]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", nargs="*", choices=SPLITS, default=["valid_seen"])
@@ -72,6 +85,7 @@ def main() -> None:
     ap.add_argument("--embedder", default="hashing")
     ap.add_argument("--max-steps", type=int, default=1000)
     ap.add_argument("--limit", type=int, default=None, help="first N tasks of each split")
+    ap.add_argument("--per-type", type=int, default=None, help="first N tasks of each type")
     args = ap.parse_args()
     for name in args.split:
         if name == "valid_seen":
@@ -81,6 +95,8 @@ def main() -> None:
         else:
             print(f"(train sample not found at {TRAIN_SAMPLE}; skipped)")
             continue
+        if args.per_type is not None:
+            tasks = first_of_each_type(tasks, args.per_type)
         report(name, tasks[: args.limit], args)
 
 

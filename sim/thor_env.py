@@ -224,7 +224,10 @@ def observation_from_event(
     if depth is None or seg is None or not colors:
         if from_frames:
             raise ValidationError(
-                "event", "no frames", "from_frames needs depth and instance segmentation frames"
+                "event",
+                "no frames",
+                "from_frames needs depth and instance segmentation frames: start the "
+                "controller with renderDepthImage=True, renderInstanceSegmentation=True",
             )
         return obs
     return _with_points(obs, metadata, depth, seg, colors, depth_scale, stride, from_frames)

@@ -26,7 +26,7 @@ from embodmem.planning import (
     make_planner,
 )
 from embodmem.planning.agent import IDLE_LIMIT
-from embodmem.planning.executor import STEP_NS
+from embodmem.planning.executor import STALE, STEP_NS
 from embodmem.types import Observation
 from sim.offline import OfflineController
 from sim.scenes import scene_objects
@@ -394,6 +394,38 @@ def test_a_second_task_in_the_same_scene_recalls_the_first(tasks: dict[str, Task
     assert len(memory.experience) == 2
     assert [e.task_type for e in memory.experience.episodes] == [first.task_type, second.task_type]
     assert all(e.success for e in memory.experience.episodes)
+
+
+def test_a_second_episode_observes_after_everything_the_memory_saw(
+    tasks: dict[str, Task],
+) -> None:
+    """The clock carries on across episodes, so newer evidence (an object seen missing) wins."""
+    memory, env = EmbodiedMemory(), OfflineController()
+    episode(tasks[SAME_SCENE[0]], memory=memory, env=env)
+    first_end = memory.last_time_ns
+    assert first_end is not None
+    r2 = episode(tasks[SAME_SCENE[1]], memory=memory, env=env)
+    assert memory.last_time_ns == first_end + STEP_NS * (1 + r2.steps)
+
+
+# FloorPlan1: a movable-receptacle task, then two cool tasks; ALFRED lays the plates out anew.
+KITCHEN_SEQUENCE = (
+    "trial_T20190908_103955_680867",
+    "trial_T20190908_042713_075616",
+    "trial_T20190906_205324_559361",
+)
+
+
+def test_a_remembered_object_missing_from_its_place_is_walked_to_once(
+    tasks: dict[str, Task],
+) -> None:
+    memory, env = EmbodiedMemory(), OfflineController()
+    results = [episode(tasks[t], memory=memory, env=env, max_steps=1000) for t in KITCHEN_SEQUENCE]
+    assert all(r.success for r in results), [r.reason for r in results]
+    stale = [s for s in results[-1].skills if s.endswith(STALE)]
+    assert stale, "the plates remembered from the earlier episodes were looked for"
+    walked = [s[: s.index(")")] for s in stale]
+    assert len(walked) == len(set(walked)), stale
 
 
 def test_learn_false_keeps_the_experience_memory_empty(pick_place: Task) -> None:

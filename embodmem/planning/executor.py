@@ -39,6 +39,8 @@ MAX_FRONTIER_TRIES = 40  # unreachable frontier cells skipped per explore
 MAX_VANTAGES = 3  # cells tried per target before it is called out of reach
 FLOOR_BELOW_AGENT = 0.9  # m: THOR's agent position is this far above the floor it stands on
 MAX_FOOTPRINT = 2.0  # m^2: bigger boxes (an L-shaped counter's) cover floor; left to the moves
+NOT_IN_VIEW = "is not in view from any cell tried"
+STALE = " (last seen before this episode: it may have moved)"
 NO_FRONTIER = "explore: every reachable part of the floor has been looked over"
 
 
@@ -101,9 +103,12 @@ class Executor:
     unreachable: set[str] = field(default_factory=set)  # nodes no vantage showed
     found: list[tuple[str, str, str]] = field(default_factory=list)  # (type, receptacle, room)
     on_step: Callable[[StepRecord], None] | None = None
+    clock_ns: int = 0  # observation time of step 0: just after what the memory last saw
 
     def start(self) -> None:
         """Take in the episode's first event."""
+        last = self.memory.last_time_ns
+        self.clock_ns = 0 if last is None else last + STEP_NS
         event = self.session.event
         meta = event.metadata
         bounds = meta.get("sceneBounds") or {}
@@ -139,7 +144,7 @@ class Executor:
 
     def _sense(self, event: Any) -> None:
         self.session.record(event)
-        obs = self.session.observe(event, self.steps * STEP_NS)
+        obs = self.session.observe(event, self.clock_ns + self.steps * STEP_NS)
         report = self.memory.integrate(obs)
         graph = self.memory.scene_graph
         for node_id in report.new:  # where each pickupable thing was first seen (experience)
@@ -234,7 +239,8 @@ class Executor:
         if oid in self.visible:  # seen on the way, though no vantage was reached
             return None
         self.unreachable.add(node_id)
-        return f"navigate_to: {node_id} ({node.label}) is not in view from any cell tried"
+        stale = self.memory.short_term.evidence(node_id).last_seen_ns < self.clock_ns
+        return f"navigate_to: {node_id} ({node.label}) {NOT_IN_VIEW}" + (STALE if stale else "")
 
     def _walk(self, node: ObjectNode, avoid: set[tuple[int, int]]) -> str | None:
         """Route and move to a vantage cell facing the node, then look at it."""

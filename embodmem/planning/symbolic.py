@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from embodmem.memory import EmbodiedMemory
 from embodmem.nodes import ObjectNode
-from embodmem.planning.executor import NO_FRONTIER
+from embodmem.planning.executor import NO_FRONTIER, STALE
 from embodmem.planning.priors import where_likely
 from embodmem.planning.protocol import Plan, PlanRequest, TaskSpec
 from embodmem.planning.skills import Skill
@@ -67,7 +67,8 @@ def _progress(history: Iterable[tuple[Skill, str | None]], held: str | None) -> 
             nodes = list(skill.args().values())
             named = [n for n in nodes if re.search(rf"\b{re.escape(n)}\b", reason)]
             for node in named or nodes:  # blame the node the reason names, if it names one
-                out.failures[node] += 1
+                # remembered from an earlier episode and not there now: not worth a second walk
+                out.failures[node] += MAX_FAILURES if reason.endswith(STALE) else 1
             if skill.name == "explore" and skill.target is None and reason == NO_FRONTIER:
                 out.frontier_done = True
             if skill.name == "explore" and skill.target is not None:
