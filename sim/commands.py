@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,20 +11,14 @@ import orjson
 from tqdm import tqdm
 
 from embodmem.cli import add_output_options, summary_table
-from embodmem.errors import EmbodmemError, ValidationError
+from embodmem.errors import ValidationError
 from embodmem.memory import EmbodiedMemory
 from embodmem.store import check_target
-from embodmem.tables import format_table
-from sim.offline import OfflineController
-from sim.scenes import scene_objects
+from sim.demo import run_demo
 from sim.thor import observation_from_metadata, region_of_scene
-from sim.thor_env import observation_from_event
 
 DEMO_SCENE = "FloorPlan1"
-
-
-class SimulatorError(EmbodmemError):
-    """A scripted simulator step failed (the message carries THOR's error)."""
+DEMO_TASKS = 3
 
 
 def iter_metadata(path: Path) -> Iterator[tuple[str, Any]]:
@@ -89,123 +81,16 @@ def _ingest_thor(args: argparse.Namespace) -> int:
     return 0
 
 
-def explore(scene: str, positions: int = 6, seed: int = 0) -> tuple[EmbodiedMemory, Any]:
-    """An agent explores a scene in the offline simulator: at a few reachable positions it
-    looks around (4 x 90 degrees), integrating what it sees (visible objects, depth points)."""
-    env = OfflineController(
-        scene=scene, render_depth_image=True, render_instance_segmentation=True, seed=seed
-    )
-    mem = EmbodiedMemory()
-    reachable = env.step(action="GetReachablePositions").metadata["actionReturn"]
-    picks = reachable[:: max(1, len(reachable) // positions)][:positions]
-    t = 0
-    for pos in tqdm(picks, desc=f"explore {scene}", unit="place", leave=False):
-        event = env.step(action="Teleport", position=pos)
-        for _ in range(4):
-            t += 1
-            mem.integrate(observation_from_event(event, time_ns=t * 10**9, stride=2))
-            event = env.step(action="RotateRight")
-    return mem, env
-
-
-def face(env: Any, object_id: str) -> Any:
-    """Teleport the agent to the reachable grid point nearest to an object (at least 0.5 m
-    away) and turn it towards the object, looking 30 degrees down."""
-    meta = env.last_event.metadata
-    target = next(o["position"] for o in meta["objects"] if o["objectId"] == object_id)
-    reachable = env.step(action="GetReachablePositions").metadata["actionReturn"]
-
-    def gap(p: dict[str, float]) -> float:
-        d = math.hypot(p["x"] - target["x"], p["z"] - target["z"])
-        return d if d >= 0.5 else math.inf
-
-    pos = min(reachable, key=gap)
-    yaw = math.degrees(math.atan2(target["x"] - pos["x"], target["z"] - pos["z"])) % 360
-    return env.step(
-        action="TeleportFull",
-        position=pos,
-        rotation={"x": 0, "y": yaw, "z": 0},
-        horizon=30,
-        standing=True,
-    )
-
-
 def _demo(args: argparse.Namespace) -> int:
-    """Explore a real iTHOR kitchen in the offline simulator, move an apple into the fridge,
-    and print what the memory holds."""
+    """The agent solves ALFRED tasks in one scene from what it sees (`sim.demo`), then the
+    memory the tasks shared is saved."""
     check_target(args.out, args.force)
-    objects = list(scene_objects(args.scene).values())
-    apple, fridge = (_first_of(objects, args.scene, kind) for kind in ("Apple", "Fridge"))
-    start = time.perf_counter()
-    mem, env = explore(args.scene)
-    g = mem.scene_graph
-    t = mem.observations + 1
-    plan = (
-        ("face", apple),
-        ("PickupObject", apple),
-        ("face", fridge),
-        ("OpenObject", fridge),
-        ("PutObject", fridge),
-        ("CloseObject", fridge),
-    )
-    for action, target in plan:
-        event = face(env, target) if action == "face" else env.step(action=action, objectId=target)
-        if not event.metadata["lastActionSuccess"]:
-            raise SimulatorError(f"demo step {action} {target}: {event.metadata['errorMessage']}")
-        mem.integrate(observation_from_event(event, time_ns=t * 10**9, stride=2))
-        t += 1
-    env.stop()
-    elapsed = time.perf_counter() - start
-    print(
-        f"{args.scene} (real ai2thor 5.0.0 scene data, offline simulator): explored "
-        f"{len(g.places())} places, then moved the apple into the fridge; {elapsed:.1f} s\n"
-    )
-    print(summary_table(mem))
-    rows = []
-    for node in g.objects():
-        parent = g.parent(node.node_id)
-        if parent is not None and node.attributes.get("pickupable"):
-            rows.append((node.label, parent[0], g.node(parent[1]).label, node.node_id))
-    print(f"\nWhere the pickupable objects it saw are ({len(rows)}):")
-    print(format_table(["object", "relation", "support / container", "node"], sorted(rows)))
-    changes = [c for c in mem.short_term.changes() if c.field != "position"]
-    print("\nWhat changed (short-term memory):")
-    print(
-        format_table(
-            ["time s", "object", "field", "before", "after", "cause"],
-            [
-                (
-                    c.time_ns / 1e9,
-                    c.label,
-                    c.field,
-                    _short(c.before),
-                    _short(c.after),
-                    c.cause or "",
-                )
-                for c in changes
-            ],
-        )
-    )
-    out = mem.save(args.out, force=args.force)
+    memory = run_demo(args.scene, args.tasks, perception=args.perception)
+    print("\nThe memory the tasks shared:")
+    print(summary_table(memory))
+    out = memory.save(args.out, force=args.force)
     print(f"\nwrote snapshot {out}  (inspect it: embodmem inspect {out} --objects)")
     return 0
-
-
-def _first_of(objects: list[dict[str, Any]], scene: str, object_type: str) -> str:
-    """objectId of the first object of a type (the demo moves an apple into a fridge)."""
-    for obj in objects:
-        if obj["objectType"] == object_type:
-            return obj["objectId"]
-    raise ValidationError(
-        "scene", scene, f"has no {object_type}; the demo needs an apple and a fridge"
-    )
-
-
-def _short(value: Any) -> str:
-    """Readable cell for a state value (receptacle ids cut to their type)."""
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v).split("|")[0] for v in value) + "]"
-    return str(value)
 
 
 def register(sub: Any) -> None:
@@ -217,8 +102,12 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output_options(p)
     p.set_defaults(func=_ingest_thor)
-    p = sub.add_parser("demo", help="explore a real iTHOR kitchen offline and print the memory")
-    p.add_argument("--scene", default=DEMO_SCENE, help="iTHOR scene (default FloorPlan1)")
+    p = sub.add_parser(
+        "demo", help="the agent solves ALFRED tasks in one iTHOR scene, one memory carried along"
+    )
+    p.add_argument("--scene", default=DEMO_SCENE, help="iTHOR scene with ALFRED valid-seen tasks")
+    p.add_argument("--tasks", type=int, default=DEMO_TASKS, help="how many of its tasks to run")
+    p.add_argument("--perception", choices=("metadata", "segmentation"), default="metadata")
     p.add_argument("--out", type=Path, default=Path("out/demo_memory.json"))
     p.add_argument("--force", action="store_true", help="replace a file that is not a snapshot")
     p.set_defaults(func=_demo)

@@ -65,18 +65,25 @@ def test_demo_runs_as_a_console_script(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("embodmem")
     out = tmp_path / "demo.json"
     proc = subprocess.run(
-        [str(exe), "demo", "--out", str(out)],
+        [str(exe), "demo", "--tasks", "2", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    assert "FloorPlan1" in proc.stdout and out.is_file()
-    # The scripted episode moved the apple into the fridge; memory and changes show it.
-    assert re.search(r"\| Apple +\| in +\| Fridge", proc.stdout)
-    assert re.search(r"\| Apple +\| isPickedUp +\| False +\| True +\| PickupObject", proc.stdout)
+    text = proc.stdout
+    assert "FloorPlan1: 2 ALFRED valid-seen tasks" in text
+    # Both episodes end in success, with their instructions and plans shown, node ids named.
+    assert text.count("  success: ") == 2 and '"Put a pot with sponge in the sink."' in text
+    assert re.search(r"navigate_to\(O\d+ DishSponge\) pickup\(O\d+ DishSponge\)", text)
+    # The second task recalls objects the first one saw; the table compares with no memory.
+    recalled = re.search(r"recalled from earlier tasks: (.+)", text.split("task 2/2")[1])
+    assert recalled and "Fridge" in recalled.group(1)
+    assert re.search(
+        r"\| 2 +\| pick_cool_then_place_in_recep +\| yes +\| \d+ +\| \d+ +\| [1-9]", text
+    )
     mem = EmbodiedMemory.load(out)
-    assert mem.scene_graph.places() and len(mem.octree) > 1000
+    assert mem.scene_graph.places() and len(mem.experience) == 2
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
@@ -137,13 +144,15 @@ def test_inputs_that_yield_nothing_are_refused(
         assert "Traceback" not in err and not out.exists()
 
 
-def test_demo_refuses_a_scene_without_its_objects(
+def test_demo_refuses_a_scene_without_alfred_tasks(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    code, err = _run(["demo", "--scene", "FloorPlan201", "--out", str(tmp_path / "d.json")], capsys)
-    assert code == 2 and ("has no Apple" in err or "has no Fridge" in err)
-    code, err = _run(["demo", "--scene", "Kitchen9", "--out", str(tmp_path / "d.json")], capsys)
-    assert code == 2 and "scene" in err
+    for scene in ("FloorPlan9", "Kitchen9"):
+        code, err = _run(["demo", "--scene", scene, "--out", str(tmp_path / "d.json")], capsys)
+        assert code == 2 and scene in err
+        assert "has no ALFRED valid-seen task" in err and "FloorPlan1" in err
+    code, err = _run(["demo", "--tasks", "0", "--out", str(tmp_path / "d.json")], capsys)
+    assert code == 2 and "tasks" in err
     assert not (tmp_path / "d.json").exists()
 
 
