@@ -103,6 +103,7 @@ class Executor:
     unreachable: set[str] = field(default_factory=set)  # nodes no vantage showed
     found: list[tuple[str, str, str]] = field(default_factory=list)  # (type, receptacle, room)
     on_step: Callable[[StepRecord], None] | None = None
+    put_in: dict[str, str] = field(default_factory=dict)  # THOR id -> where this agent put it
     clock_ns: int = 0  # observation time of step 0: just after what the memory last saw
 
     def start(self) -> None:
@@ -124,6 +125,7 @@ class Executor:
         if self.steps >= self.max_steps:
             raise BudgetSpent
         before = (self.body.x, self.body.z, self.body.yaw)
+        held = self.body.held
         event = self.env.step(dict(action))
         self.steps += 1
         meta = event.metadata
@@ -135,6 +137,8 @@ class Executor:
                 self.floor.move_failed(*before)
         elif "objectId" in action or action["action"] == "DropHandObject":
             self.floor.changed()
+            if action["action"] == "PutObject" and held is not None:
+                self.put_in[held] = action["objectId"]
         self._sense(event)
         record = StepRecord(self.steps, dict(action), ok, error, tuple(sorted(self.visible)))
         self.log.append(record)
@@ -214,12 +218,23 @@ class Executor:
             ):
                 return None  # already as wanted
             if oid not in self.visible and oid != self.body.held:
+                if self._container_in_view(node) and self.act(action):
+                    return None  # inside what is in view (a frame may not show it through)
                 reason = self.go_to(node.node_id)
                 if reason is not None:
                     return reason
         if self.act(action):
             return None
         return f"{action['action']} failed: {self.log[-1].error}"
+
+    def _container_in_view(self, node: ObjectNode) -> bool:
+        """Whether the receptacle the node lies in is in view: the one this agent put it in,
+        or the one memory has it in."""
+        graph = self.memory.scene_graph
+        containers = [graph.object(p).source_id for p in graph.support_chain(node.node_id)]
+        if node.source_id in self.put_in:
+            containers.insert(0, self.put_in[node.source_id])
+        return any(c in self.visible for c in containers)
 
     def go_to(self, node_id: str) -> str | None:
         """Walk to a cell from which the node is in reach and in view, and look at it."""

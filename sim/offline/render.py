@@ -38,6 +38,8 @@ MAX_RANGE = 20.0  # metres; far beyond any iTHOR room
 STRUCTURE_THICKNESS = 0.1  # metres of the floor / wall / ceiling slabs outside the room box
 STRUCTURE_NAMES = ("Ceiling", "Wall", "Wall", "Wall", "Wall")  # and a Floor when none
 CHUNK_PIXELS = 1 << 18
+CUT_IN = ("Sink", "SinkBasin", "Bathtub", "BathtubBasin")  # THOR cuts their hole in the counter
+ENCLOSE_SLACK = 0.02  # metres a box may stick out of another and still count as inside it
 BACKGROUND = (0, 0, 0)
 _SIGNS = np.array(list(product((-1.0, 1.0), repeat=3)))  # (8, 3) corner signs, bit i ~ axis 2-i
 _EDGES = np.array([(i, j) for i in range(8) for j in range(i + 1, 8) if bin(i ^ j).count("1") == 1])
@@ -107,6 +109,14 @@ def render_frames(
     rot = optical_rotation(pose)
     keep, rects = _cull(boxes, np.asarray(cam_xyz), rot, intr, far)
     zbuf, index = _trace(boxes, keep, rects, np.asarray(cam_xyz), rot, intr)
+    enclosers = _enclosers(objects, boxes)
+    level = enclosers.sum(axis=1)
+    for depth in range(1, int(level[keep].max(initial=0)) + 1):
+        inner = level[keep] >= depth  # what lies inside shows where its encloser was hit
+        z_in, i_in = _trace(boxes, keep[inner], rects[inner], np.asarray(cam_xyz), rot, intr)
+        show = (i_in >= 0) & (index >= 0)
+        show[show] = enclosers[i_in[show], index[show]]
+        zbuf[show], index[show] = z_in[show], i_in[show]
     id_to_color = frame_colors(objects)
     result = RenderResult(
         depth_frame=None,
@@ -120,6 +130,36 @@ def render_frames(
         palette = np.array([id_to_color[i] for i in boxes.ids] + [BACKGROUND], dtype=np.uint8)
         result.instance_segmentation_frame = palette[index]
     return result
+
+
+def _enclosers(objects: Sequence[Mapping[str, Any]], boxes: _Boxes) -> np.ndarray:
+    """(B, B) bool: box b lies inside object box a and shows through it. THOR's meshes are
+    hollow where boxes are not: a sink sits in the counter's box, a basin in the sink's, what
+    an open fridge holds in the fridge's; a closed openable hides what it encloses."""
+    n = len(objects)
+    out = np.zeros((len(boxes.ids), len(boxes.ids)), dtype=bool)
+    if n < 2:
+        return out
+    reach = np.abs(boxes.rotations[:n]) @ boxes.halves[:n, :, None]  # world half extents
+    lo, hi = boxes.centers[:n] - reach[..., 0], boxes.centers[:n] + reach[..., 0]
+    inside = np.all(
+        (lo[:, None] >= lo[None] - ENCLOSE_SLACK) & (hi[:, None] <= hi[None] + ENCLOSE_SLACK),
+        axis=2,
+    )
+    cut = np.array([o.get("objectType") in CUT_IN for o in objects])
+    under = (
+        np.all(  # a sink under the counter slab it is cut into: footprint inside, top below
+            (lo[:, None, :2] >= lo[None, :, :2] - ENCLOSE_SLACK)
+            & (hi[:, None, :2] <= hi[None, :, :2] + ENCLOSE_SLACK),
+            axis=2,
+        )
+        & (hi[:, None, 2] <= hi[None, :, 2] + ENCLOSE_SLACK)
+    )
+    inside |= cut[:, None] & under
+    np.fill_diagonal(inside, False)
+    shut = np.array([bool(o.get("openable")) and not o.get("isOpen") for o in objects])
+    out[:n, :n] = inside & ~shut[None]
+    return out
 
 
 def frame_colors(objects: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int, int]]:
