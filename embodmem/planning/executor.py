@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from embodmem.errors import UnknownNodeError
 from embodmem.memory import EmbodiedMemory
 from embodmem.nodes import ObjectNode
 from embodmem.planning.navigation import FloorMap, look_at, route
@@ -254,7 +255,10 @@ class Executor:
         if oid in self.visible:  # seen on the way, though no vantage was reached
             return None
         self.unreachable.add(node_id)
-        stale = self.memory.short_term.evidence(node_id).last_seen_ns < self.clock_ns
+        try:
+            stale = self.memory.short_term.evidence(node_id).last_seen_ns < self.clock_ns
+        except UnknownNodeError:  # forgotten by the short-term timeline: nothing to say
+            stale = False
         return f"navigate_to: {node_id} ({node.label}) {NOT_IN_VIEW}" + (STALE if stale else "")
 
     def _walk(self, node: ObjectNode, avoid: set[tuple[int, int]]) -> str | None:
