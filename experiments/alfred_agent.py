@@ -37,12 +37,7 @@ def report(name: str, tasks: list[Task], args: argparse.Namespace) -> None:
     reasons: Counter[str] = Counter()
     start = time.perf_counter()
     for task in tqdm(tasks, desc=name, unit="task"):
-        if task.scene not in envs:
-            frames = args.perception == "segmentation"
-            envs[task.scene] = OfflineController(
-                task.scene, renderDepthImage=frames, renderInstanceSegmentation=frames
-            )
-        env = envs[task.scene]
+        env = envs.setdefault(task.scene, OfflineController(task.scene))
         memory = EmbodiedMemory(MemoryConfig(embedder=args.embedder))
         agent = Agent(make_planner(args.planner), memory, env, perception=args.perception)
         result = agent.run(task, max_steps=args.max_steps)

@@ -15,6 +15,7 @@ from embodmem.errors import ValidationError
 from embodmem.memory import EmbodiedMemory
 from embodmem.store import check_target
 from sim.demo import run_demo
+from sim.tasks.session import PERCEPTIONS
 from sim.thor import observation_from_metadata, region_of_scene
 
 DEMO_SCENE = "FloorPlan1"
@@ -107,7 +108,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--scene", default=DEMO_SCENE, help="iTHOR scene with ALFRED valid-seen tasks")
     p.add_argument("--tasks", type=int, default=DEMO_TASKS, help="how many of its tasks to run")
-    p.add_argument("--perception", choices=("metadata", "segmentation"), default="metadata")
+    p.add_argument("--perception", choices=PERCEPTIONS, default="metadata")
     p.add_argument("--out", type=Path, default=Path("out/demo_memory.json"))
     p.add_argument("--force", action="store_true", help="replace a file that is not a snapshot")
     p.set_defaults(func=_demo)

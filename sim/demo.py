@@ -20,6 +20,7 @@ from embodmem.planning import Agent, EpisodeResult, make_planner
 from embodmem.scene_graph import SceneGraph
 from embodmem.tables import format_table
 from sim.offline import OfflineController
+from sim.scenes import scene_number
 from sim.tasks import Task, load_alfred_default
 
 _NODE = re.compile(r"\bO\d+\b")
@@ -28,9 +29,10 @@ MAX_STEPS = 1000
 
 def demo_tasks(scene: str, count: int) -> list[Task]:
     """The first `count` vendored ALFRED valid-seen tasks posed in `scene`."""
-    tasks = [t for t in load_alfred_default() if t.scene == scene]
+    every = load_alfred_default()
+    tasks = [t for t in every if t.scene == scene]
     if not tasks:
-        scenes = sorted({t.scene for t in load_alfred_default()}, key=lambda s: int(s[9:]))
+        scenes = sorted({t.scene for t in every}, key=scene_number)
         raise ValidationError(
             "scene", scene, f"has no ALFRED valid-seen task; try one of {', '.join(scenes[:12])}…"
         )
@@ -67,8 +69,7 @@ def plan_lines(result: EpisodeResult, graph: SceneGraph) -> list[str]:
 def run_demo(scene: str, count: int, perception: str = "metadata") -> EmbodiedMemory:
     """Run the demo and print it; the memory the tasks shared."""
     tasks = demo_tasks(scene, count)
-    frames = perception == "segmentation"
-    env = OfflineController(scene, renderDepthImage=frames, renderInstanceSegmentation=frames)
+    env = OfflineController(scene)
     memory = EmbodiedMemory()
     print(
         f"{scene}: {len(tasks)} ALFRED valid-seen tasks, symbolic planner, one memory carried "

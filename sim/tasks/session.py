@@ -41,7 +41,7 @@ class AlfredSession:
         )
         self.history = StateHistory()
         if perception == "segmentation":
-            _enable_frames(env)
+            _enable_frames(env, task.scene)
         self.event = start_episode(env, task)
         self.record(self.event)
 
@@ -65,9 +65,7 @@ class AlfredSession:
         return self.task.goal.unsatisfiable_reasons(self.event.metadata)
 
 
-def _enable_frames(env: Controller) -> None:
-    """Ask the controller for depth and instance frames (an offline controller draws them)."""
-    settings = getattr(env, "settings", None)
-    for name in ("render_depth_image", "render_instance_segmentation"):
-        if settings is not None and hasattr(settings, name):
-            setattr(settings, name, True)
+def _enable_frames(env: Controller, scene: str) -> None:
+    """Ask the controller for depth and instance frames from now on: ai2thor keeps the
+    initialization parameters a reset was given (the offline controller does the same)."""
+    env.reset(scene, renderDepthImage=True, renderInstanceSegmentation=True)
