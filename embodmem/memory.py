@@ -191,9 +191,15 @@ class EmbodiedMemory:
         """Drop long-term objects whose retention decayed below the threshold (never buffered
         ones), from every room."""
         assert self.config.forget_tau_s is not None
-        for node_id in self.short_term.fading(
-            self.config.forget_tau_s, self.config.forget_threshold
-        ):
+        self.forget(self.short_term.fading(self.config.forget_tau_s, self.config.forget_threshold))
+
+    def forget(self, node_ids: Iterable[str]) -> None:
+        """Drop objects from every room (graph, octree, places, short-term); ids must name
+        remembered objects, checked before anything is dropped."""
+        ids = list(dict.fromkeys(node_ids))
+        for node_id in ids:
+            self.scene_graph.object(node_id)  # raises UnknownNodeError before any change
+        for node_id in ids:
             self.scene_graph.remove_object(node_id)
             self.octree.remove_object(object_number(node_id))
             self.topology.forget_object(node_id)

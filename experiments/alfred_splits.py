@@ -1,5 +1,5 @@
-"""The ALFRED splits the experiments read: the vendored valid-seen tasks, and ALFRED's train
-sample from ../shared/data/alfred when it is there (valid-unseen is the held-out test set and
+"""The ALFRED splits the experiments read: the vendored valid-seen tasks and ALFRED's vendored
+train sample (valid-unseen is the held-out test set and
 is never read)."""
 
 from __future__ import annotations
@@ -7,11 +7,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
-from sim.tasks import Task, load_alfred, load_alfred_default
+from sim.tasks import ALFRED_VALID_SEEN, Task, load_alfred, load_alfred_default
 
-TRAIN_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/alfred/train_sample.jsonl"
+TRAIN_SAMPLE = ALFRED_VALID_SEEN.with_name("train_sample.jsonl.gz")  # vendored
 SPLITS = ("valid_seen", "train_sample")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,73 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_suite(args: argparse.Namespace) -> int:
+    """Run a suite into --out (resuming what is there), print and plot its summary."""
+    from sim.runner import RunConfig, load_config, run_suite, table_text
+    from sim.runner.plots import plot_runs
+
+    base = load_config(args.config) if args.config else {}
+    names = [f.name for f in fields(RunConfig)]
+    given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    config = RunConfig(**{**base, **given}).with_overrides(args.overrides)
+    table = run_suite(config, args.out, progress=not args.quiet)
+    print(
+        f"{config.suite}: planner={config.planner} memory={config.memory} "
+        f"experience={config.experience} policy={config.policy} perception={config.perception}"
+    )
+    print(table_text(table))
+    plot = plot_runs({f"memory={config.memory}": table}, args.out / "summary.png")
+    print(f"wrote {args.out / 'episodes.jsonl'}, summary.json/.md/.csv and {plot}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Side-by-side table of finished runs with ratios to the first, and its plot."""
+    from sim.runner.compare import compare
+    from sim.runner.plots import plot_runs
+
+    text, runs = compare(args.runs)
+    print(text)
+    if args.plot is not None:
+        print(f"wrote {plot_runs(runs, args.plot)}")
+    return 0
+
+
+def _add_run_suite(sub: Any) -> None:
+    from sim.runner.config import CHOICES
+
+    p = sub.add_parser(
+        "run-suite",
+        help="run a task suite with a planner and memory configuration, and summarize it",
+        description="Run a suite's episodes (ALFRED tasks started with start_episode, the "
+        "agent seeing only what it sees) and write DIR/episodes.jsonl, summary.json/.md/.csv "
+        "and summary.png. Re-running with the same --out skips finished episodes. Options "
+        "override the --config file; trailing key=value pairs override both.",
+    )
+    p.add_argument("--suite", help="alfred-valid-seen (default), alfred-train-sample, alfred:PATH")
+    for name in ("planner", "memory", "experience", "policy", "context", "perception", "backend"):
+        p.add_argument(f"--{name}", choices=CHOICES[name], default=None)
+    p.add_argument("--episodes", type=int, default=None, help="only the first N episodes")
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes")
+    p.add_argument("--address", default=None, help="Ray cluster address (backend ray)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--max-steps", dest="max_steps", type=int, default=None)
+    p.add_argument("--base-url", dest="base_url", default=None, help="OpenAI-compatible LLM URL")
+    p.add_argument("--model", default=None, help="model name at --base-url")
+    p.add_argument("--config", type=Path, default=None, help="YAML run config (configs/run.yaml)")
+    p.add_argument("--out", type=Path, required=True, help="results folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.set_defaults(func=_run_suite)
+    p = sub.add_parser("compare", help="finished suite runs side by side, with ratios")
+    p.add_argument("runs", nargs="+", type=Path, help="run folders (the first is the baseline)")
+    p.add_argument("--plot", type=Path, default=None, help="write the comparison plot (PNG)")
+    p.set_defaults(func=_compare)
+
+
 def register(sub: Any) -> None:
-    """Add `ingest-thor` and `demo` to the embodmem command line."""
+    """Add `ingest-thor`, `demo`, `run-suite` and `compare` to the embodmem command line."""
+    _add_run_suite(sub)
     p = sub.add_parser("ingest-thor", help="build long-term memory from AI2-THOR metadata dumps")
     p.add_argument("paths", nargs="+", type=Path, help="scene JSON, episode JSONL, or folders")
     p.add_argument("--out", required=True, type=Path, help="snapshot to write (.json/.sqlite)")

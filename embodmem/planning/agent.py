@@ -24,6 +24,7 @@ from embodmem.experience import Episode
 from embodmem.memory import EmbodiedMemory
 from embodmem.planning.executor import BudgetSpent, Executor, StepRecord
 from embodmem.planning.protocol import Plan, Planner, PlanRequest, TaskSpec
+from embodmem.planning.scope import MemoryScope
 from embodmem.planning.skills import Skill
 from embodmem.planning.verifier import verify
 
@@ -91,6 +92,7 @@ class Agent:
         verifier: bool = True,
         max_rejections: int = 3,
         learn: bool = True,
+        memory_scope: str = "full",
     ) -> None:
         if not callable(getattr(planner, "plan", None)):
             raise ValidationError("planner", type(planner).__name__, "expected a Planner")
@@ -107,6 +109,8 @@ class Agent:
         self.verifier = verifier
         self.max_rejections = max(0, max_rejections)
         self.learn = learn
+        MemoryScope(memory_scope)  # checks the name now, not in the first episode
+        self.memory_scope = memory_scope
 
     def run(self, task: Startable, max_steps: int = 1000) -> EpisodeResult:
         """Run one episode of `task` (started here) within `max_steps` THOR actions."""
@@ -117,13 +121,16 @@ class Agent:
         t0 = time.perf_counter()
         session = task.start(self.env, perception=self.perception)
         spec: TaskSpec = session.spec
+        scope = MemoryScope(self.memory_scope)
+        scope.begin(self.memory)
         remembered = {n.node_id for n in self.memory.scene_graph.objects()}
-        ex = Executor(self.env, session, self.memory, max_steps)
+        ex = Executor(self.env, session, self.memory, max_steps, scope=scope)
         ex.start()
         run = _Run(self, ex, spec)
         missing = session.unsatisfiable()
         reason = "unsatisfiable: " + "; ".join(missing) if missing else run.loop()
         goal = session.check()
+        scope.end(self.memory)
         used = {n for s, _ in run.history for n in s.args().values()}
         result = EpisodeResult(
             task_id=spec.task_id,

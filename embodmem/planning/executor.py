@@ -26,6 +26,7 @@ from embodmem.errors import UnknownNodeError
 from embodmem.memory import EmbodiedMemory
 from embodmem.nodes import ObjectNode
 from embodmem.planning.navigation import FloorMap, look_at, route
+from embodmem.planning.scope import MemoryScope
 from embodmem.planning.skills import Skill, expand
 from embodmem.types import Observation
 
@@ -106,6 +107,7 @@ class Executor:
     on_step: Callable[[StepRecord], None] | None = None
     put_in: dict[str, str] = field(default_factory=dict)  # THOR id -> where this agent put it
     clock_ns: int = 0  # observation time of step 0: just after what the memory last saw
+    scope: MemoryScope = field(default_factory=MemoryScope)  # what the planner may remember
 
     def start(self) -> None:
         """Take in the episode's first event."""
@@ -169,6 +171,7 @@ class Executor:
         inventory = meta.get("inventoryObjects") or []
         b.held = inventory[0].get("objectId") if inventory else None
         self.floor.stood(b.x, b.z)
+        self.scope.after(self.memory, obs, report.node_ids, self.held_node())
 
     # ------------------------------------------------------------------ memory lookups
     def node(self, node_id: str) -> ObjectNode:

@@ -1,0 +1,198 @@
+"""`embodmem run-suite` and `compare`: suites, the runner's output folder, resuming, crashed
+workers, bad input, and the Ray backend on a real local Ray instance (slow)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from embodmem.cli import main
+from sim.runner import ConfigError, ResultsError, RunConfig, read_episodes, run_suite
+from sim.runner import local as runner_local
+from sim.runner.episode import run_episode
+from sim.suites import SuiteError, load_suite
+
+SUITE = "alfred-valid-seen"
+
+
+def run_cli(out: Path, *extra: str) -> int:
+    return main(["run-suite", "--suite", SUITE, "--out", str(out), "--quiet", *extra])
+
+
+def test_run_suite_writes_the_interface_files(tmp_path: Path, capsys: pytest.CaptureFixture):
+    out = tmp_path / "run"
+    assert run_cli(out, "--episodes", "3", "--workers", "2", "--memory", "full") == 0
+    records = [orjson.loads(x) for x in (out / "episodes.jsonl").read_bytes().splitlines()]
+    assert sorted(r["index"] for r in records) == [0, 1, 2]
+    suite = load_suite(SUITE)
+    assert {r["task_id"] for r in records} == {e.episode_id for e in suite.episodes[:3]}
+    for r in records:
+        for key in ("task_id", "success", "steps", "goal_conditions_met", "goal_conditions_total"):
+            assert key in r
+        assert r["steps"] > 0 and r["config_hash"] and r["versions"]["embodmem"]
+    summary = orjson.loads((out / "summary.json").read_bytes())
+    assert summary["SR"] == pytest.approx(sum(r["success"] for r in records) / 3)
+    assert summary["steps"] == pytest.approx(sum(r["steps"] for r in records) / 3)
+    for key in ("GC", "PLW_SR", "PLW_GC"):
+        assert 0.0 <= summary[key] <= 1.0
+    assert (out / "summary.md").read_text().count("|") > 10
+    assert (out / "summary.csv").read_text().startswith("row,episodes,SR")
+    assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert "SR %" in capsys.readouterr().out
+
+
+def test_workers_give_the_same_records_as_one_process(tmp_path: Path) -> None:
+    one, two = RunConfig(episodes=4), RunConfig(episodes=4, workers=2)
+    assert one.config_hash == two.config_hash  # workers do not change results
+    run_suite(one, tmp_path / "a", progress=False)
+    run_suite(two, tmp_path / "b", progress=False)
+
+    def key(out: Path) -> list[tuple]:
+        rs = sorted(read_episodes(out), key=lambda r: r["index"])
+        return [(r["task_id"], r["success"], r["steps"], r["goal_conditions_met"]) for r in rs]
+
+    assert key(tmp_path / "a") == key(tmp_path / "b")
+
+
+def test_resume_skips_finished_episodes(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_suite(RunConfig(episodes=2), out, progress=False)
+    first = (out / "episodes.jsonl").read_bytes()
+    run_suite(RunConfig(episodes=2), out, progress=False)
+    assert (out / "episodes.jsonl").read_bytes() == first  # nothing re-run
+    run_suite(RunConfig(episodes=3), out, progress=False)
+    assert [r["index"] for r in read_episodes(out)] == [0, 1, 2]
+    with pytest.raises(ResultsError, match="another configuration"):
+        run_suite(RunConfig(episodes=3, memory="none"), out, progress=False)
+
+
+def test_a_corrupt_results_file_is_reported_not_overwritten(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "episodes.jsonl").write_bytes(b'{"index": 0, "task_id": "x"\n')
+    before = (out / "episodes.jsonl").read_bytes()
+    assert run_cli(out, "--episodes", "1") == 2
+    err = capsys.readouterr().err
+    assert "episodes.jsonl:1" in err and "not a JSON line" in err
+    assert (out / "episodes.jsonl").read_bytes() == before
+
+
+def _crashing(config: RunConfig, index: int) -> dict:
+    """Episode 1 kills its worker once; episode 2 kills it every time."""
+    marker = Path(os.environ["EMBODMEM_TEST_MARKER"])
+    if index == 2 or (index == 1 and not marker.exists()):
+        marker.touch()
+        os._exit(3)
+    return run_episode(config, index)
+
+
+def test_a_crashed_worker_is_retried_once_and_reported(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("EMBODMEM_TEST_MARKER", str(tmp_path / "crashed"))
+    monkeypatch.setattr(runner_local, "run_episode", _crashing)
+    table = run_suite(RunConfig(episodes=4, workers=2), tmp_path / "run", progress=False)
+    assert sorted(r["index"] for r in read_episodes(tmp_path / "run")) == [0, 1, 3]
+    assert table["all"]["episodes"] == 3
+    summary = orjson.loads((tmp_path / "run" / "summary.json").read_bytes())
+    assert summary["config"]["failed_episodes"] == ["#2: its worker process died"]
+    assert "#2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "listed"),
+    [
+        ("--suite", "alfred-nope", "alfred-valid-seen"),
+        ("--suite", "alfred:/no/such/file.jsonl", "no such ALFRED file"),
+    ],
+)
+def test_unknown_suites_list_the_valid_ones(tmp_path: Path, capsys, option, value, listed):
+    assert main(["run-suite", option, value, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert listed in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_names_and_overrides_are_refused() -> None:
+    with pytest.raises(ConfigError, match="fifo, lru, lfu, mem4nav, relevance"):
+        RunConfig(policy="random")
+    with pytest.raises(ConfigError, match="symbolic, llm"):
+        RunConfig(planner="gpt")
+    with pytest.raises(ConfigError, match="none, stm, ltm, full"):
+        RunConfig(memory="some")
+    with pytest.raises(ConfigError, match="workers"):
+        RunConfig(workers=0)
+    with pytest.raises(ConfigError, match="key=value"):
+        RunConfig().with_overrides(["colour=red"])
+    assert RunConfig().with_overrides(["max_steps=50", "memory=stm"]).max_steps == 50
+    with pytest.raises(SuiteError, match="unknown suite"):
+        load_suite("kitchen-party")
+
+
+def test_run_suite_help_lists_every_option(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["run-suite", "--help"])
+    text = capsys.readouterr().out
+    for opt in (
+        "--suite",
+        "--planner",
+        "--memory",
+        "--experience",
+        "--policy",
+        "--context",
+        "--perception",
+        "--episodes",
+        "--workers",
+        "--backend",
+        "--seed",
+        "--out",
+    ):
+        assert opt in text
+
+
+def test_config_file_and_overrides(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("run:\n  memory: stm\n  max_steps: 300\n")
+    out = tmp_path / "run"
+    assert run_cli(out, "--config", str(cfg), "--episodes", "1", "max_steps=200") == 0
+    run = orjson.loads((out / "run.json").read_bytes())
+    assert (run["memory"], run["max_steps"]) == ("stm", 200)
+    cfg.write_text("run:\n  memroy: stm\n")
+    assert run_cli(tmp_path / "x", "--config", str(cfg)) == 2
+
+
+def test_compare_prints_ratios_and_plots(tmp_path: Path, capsys) -> None:
+    run_suite(RunConfig(episodes=2), tmp_path / "full", progress=False)
+    run_suite(RunConfig(episodes=2, memory="none"), tmp_path / "none", progress=False)
+    plot = tmp_path / "cmp.png"
+    args = ["compare", str(tmp_path / "none"), str(tmp_path / "full"), "--plot", str(plot)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "memory=none" in text and "memory=full" in text and "x)" in text
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert main(["compare", str(tmp_path / "none")]) == 2
+    assert main(["compare", str(tmp_path / "none"), str(tmp_path / "missing")]) == 2
+
+
+def test_an_unreachable_ray_address_fails_fast(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("ray")
+    t0 = time.perf_counter()
+    code = run_cli(
+        tmp_path / "o", "--episodes", "1", "--backend", "ray", "--address", "127.0.0.1:9"
+    )
+    assert code == 2 and time.perf_counter() - t0 < 20
+    assert "no Ray cluster answers there" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ray_backend_matches_local(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    run_suite(RunConfig(episodes=4, workers=2), tmp_path / "local", progress=False)
+    run_suite(RunConfig(episodes=4, workers=2, backend="ray"), tmp_path / "ray", progress=False)
+
+    def key(out: Path) -> list[tuple]:
+        rs = sorted(read_episodes(out), key=lambda r: r["index"])
+        return [(r["task_id"], r["success"], r["steps"], r["goal_conditions_met"]) for r in rs]
+
+    assert key(tmp_path / "local") == key(tmp_path / "ray")
