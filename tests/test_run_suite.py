@@ -11,10 +11,12 @@ import orjson
 import pytest
 
 from embodmem.cli import main
+from sim.offline import OfflineController
 from sim.runner import ConfigError, ResultsError, RunConfig, read_episodes, run_suite
 from sim.runner import local as runner_local
 from sim.runner.episode import run_episode
 from sim.suites import SuiteError, load_suite
+from sim.tasks.session import Continued
 
 SUITE = "alfred-valid-seen"
 
@@ -196,3 +198,42 @@ def test_ray_backend_matches_local(tmp_path: Path) -> None:
         return [(r["task_id"], r["success"], r["steps"], r["goal_conditions_met"]) for r in rs]
 
     assert key(tmp_path / "local") == key(tmp_path / "ray")
+
+
+def test_the_category_suites_span_every_room_type() -> None:
+    for name in ("simple", "composite"):
+        suite = load_suite(name)
+        assert len(suite.episodes) >= 40
+        rooms = {int(e.scene.removeprefix("FloorPlan")) // 100 for e in suite.episodes}
+        assert rooms == {0, 2, 3, 4}
+    for e in load_suite("composite").episodes:
+        assert 2 <= len(e.tasks) <= 4 and len({t.scene for t in e.tasks}) == 1
+        assert len({t.task_type for t in e.tasks}) == len(e.tasks)
+        objects = {t.goal.targets["object"].removesuffix("Sliced") for t in e.tasks}
+        assert len(objects) == 1  # the later tasks act on the object type of the first
+
+
+def test_a_composite_episode_goes_on_where_the_first_task_left_off(tmp_path: Path) -> None:
+    config = RunConfig(suite="composite", episodes=1)
+    record = run_episode(config, 0)
+    episode = load_suite("composite").episodes[0]
+    assert record["task_ids"] == [t.task_id for t in episode.tasks]
+    subs = record["subtasks"]
+    assert [s["task_id"] for s in subs] == record["task_ids"]
+    assert record["steps"] == sum(s["steps"] for s in subs)
+    assert record["success"] == all(s["success"] for s in subs)
+
+
+def test_a_continued_task_keeps_the_scene_and_the_pose() -> None:
+    first, second = load_suite("composite").episodes[0].tasks[:2]
+    env = OfflineController(first.scene)
+    first.start(env)
+    env.step(action="RotateRight")
+    env.step(action="MoveAhead")
+    before = env.last_event.metadata
+    session = Continued(second).start(env)
+    after = session.event.metadata
+    assert after["agent"]["position"] == before["agent"]["position"]
+    assert [o["position"] for o in after["objects"]] == [o["position"] for o in before["objects"]]
+    assert session.spec.task_id == second.task_id
+    env.stop()

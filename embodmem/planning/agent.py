@@ -112,8 +112,9 @@ class Agent:
         MemoryScope(memory_scope)  # checks the name now, not in the first episode
         self.memory_scope = memory_scope
 
-    def run(self, task: Startable, max_steps: int = 1000) -> EpisodeResult:
-        """Run one episode of `task` (started here) within `max_steps` THOR actions."""
+    def run(self, task: Startable, max_steps: int = 1000, resume: bool = False) -> EpisodeResult:
+        """Run one episode of `task` (started here) within `max_steps` THOR actions; `resume`
+        marks a later task of the same episode (the memory scope does not start afresh)."""
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
             raise ValidationError("max_steps", max_steps, "expected an integer >= 0")
         if not callable(getattr(task, "start", None)):
@@ -122,7 +123,7 @@ class Agent:
         session = task.start(self.env, perception=self.perception)
         spec: TaskSpec = session.spec
         scope = MemoryScope(self.memory_scope)
-        scope.begin(self.memory)
+        scope.begin(self.memory, resume=resume)
         remembered = {n.node_id for n in self.memory.scene_graph.objects()}
         ex = Executor(self.env, session, self.memory, max_steps, scope=scope)
         ex.start()

@@ -37,10 +37,11 @@ class MemoryScope:
         if self.mode not in SCOPES:
             raise ValidationError("memory", self.mode, f"expected one of {', '.join(SCOPES)}")
 
-    def begin(self, memory: EmbodiedMemory) -> None:
-        """A new episode: `none` and `stm` start without objects; `ltm` notes what it knew."""
+    def begin(self, memory: EmbodiedMemory, resume: bool = False) -> None:
+        """A new episode: `none` and `stm` start without objects (unless it `resume`s the
+        previous one, a later task of a composite episode); `ltm` notes what it knew."""
         self.pending.clear()
-        if self.mode in ("none", "stm"):
+        if self.mode in ("none", "stm") and not resume:
             memory.forget([n.node_id for n in memory.scene_graph.objects()])
         self.start_ids = frozenset(n.node_id for n in memory.scene_graph.objects())
 

@@ -20,6 +20,7 @@ from embodmem.planning.protocol import Planner
 from sim.offline import OfflineController
 from sim.runner.config import PERCEIVE, RunConfig
 from sim.suites import Suite, SuiteEpisode, load_suite
+from sim.tasks.session import Continued
 
 _SUITES: dict[str, Suite] = {}
 _ENVS: dict[str, OfflineController] = {}
@@ -56,13 +57,10 @@ def run_episode(config: RunConfig, index: int) -> dict[str, Any]:
         learn=config.experience == "on",
         memory_scope=config.memory,
     )
-    return _record(
-        config,
-        index,
-        episode,
-        [agent.run(t, max_steps=config.max_steps) for t in episode.tasks],
-        memory,
-    )
+    results = [agent.run(episode.tasks[0], max_steps=config.max_steps)]
+    for task in episode.tasks[1:]:  # composite: the scene and the agent go on as they are
+        results.append(agent.run(Continued(task), max_steps=config.max_steps, resume=True))
+    return _record(config, index, episode, results, memory)
 
 
 def _record(
@@ -89,6 +87,16 @@ def _record(
         "recalled": sum(len(r.recalled) for r in results),
         "wall_s": round(sum(r.wall_s for r in results), 4),
         "reason": "; ".join(r.reason for r in results),
+        "subtasks": [
+            {
+                "task_id": t.task_id,
+                "task_type": t.task_type,
+                "success": r.success,
+                "steps": r.steps,
+                "reason": r.reason,
+            }
+            for t, r in zip(episode.tasks, results, strict=True)
+        ],
         "config_hash": config.config_hash,
         "seed": config.seed,
         "versions": {

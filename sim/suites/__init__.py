@@ -87,10 +87,11 @@ def _read(file: Path) -> Suite:
         )
     if doc.get("version") != VERSION:
         raise SuiteError(f"{file.name}.version", doc.get("version"), f"expected {VERSION}")
-    source = doc.get("source")
-    if source not in SOURCES:
-        raise SuiteError(f"{file.name}.source", source, f"expected one of {sorted(SOURCES)}")
-    by_id = {t.task_id: t for t in load_alfred(SOURCES[source])}
+    sources = doc.get("source")
+    sources = [sources] if isinstance(sources, str) else sources
+    if not isinstance(sources, list) or not sources or not set(sources) <= set(SOURCES):
+        raise SuiteError(f"{file.name}.source", sources, f"expected some of {sorted(SOURCES)}")
+    by_id = {t.task_id: t for source in sources for t in load_alfred(SOURCES[source])}
     episodes = []
     for i, entry in enumerate(doc.get("episodes") or []):
         where = f"{file.name}.episodes[{i}]"
@@ -99,7 +100,7 @@ def _read(file: Path) -> Suite:
             raise SuiteError(f"{where}.tasks", ids, "expected a non-empty list of task ids")
         missing = [t for t in ids if t not in by_id]
         if missing:
-            raise SuiteError(f"{where}.tasks", missing, f"not in {source}")
+            raise SuiteError(f"{where}.tasks", missing, f"not in {sources}")
         tasks = tuple(by_id[t] for t in ids)
         episodes.append(
             SuiteEpisode(

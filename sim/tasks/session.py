@@ -28,7 +28,9 @@ PERCEPTIONS = ("metadata", "segmentation")
 class AlfredSession:
     """One started ALFRED episode: the agent's observations and the goal checker's view."""
 
-    def __init__(self, env: Controller, task: Task, perception: str = "metadata") -> None:
+    def __init__(
+        self, env: Controller, task: Task, perception: str = "metadata", restore: bool = True
+    ) -> None:
         if perception not in PERCEPTIONS:
             raise ValidationError("perception", perception, f"expected one of {PERCEPTIONS}")
         self.task = task
@@ -40,9 +42,15 @@ class AlfredSession:
             task_id=task.task_id,
         )
         self.history = StateHistory()
-        if perception == "segmentation":
-            _enable_frames(env, task.scene)
-        self.event = start_episode(env, task)
+        if not restore:  # a later task of a composite episode: the scene stays as it is
+            event = getattr(env, "last_event", None)
+            if event is None:
+                raise ValidationError("env", type(env).__name__, "has no episode to continue")
+            self.event = event
+        else:
+            if perception == "segmentation":
+                _enable_frames(env, task.scene)
+            self.event = start_episode(env, task)
         self.record(self.event)
 
     def observe(self, event: Any, time_ns: int) -> Observation:
@@ -69,3 +77,15 @@ def _enable_frames(env: Controller, scene: str) -> None:
     """Ask the controller for depth and instance frames from now on: ai2thor keeps the
     initialization parameters a reset was given (the offline controller does the same)."""
     env.reset(scene, renderDepthImage=True, renderInstanceSegmentation=True)
+
+
+class Continued:
+    """A task started where the previous one left the scene (a later task of a composite
+    episode): no restore, no teleport; the agent goes on from where it stands."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def start(self, env: Controller, perception: str = "metadata") -> AlfredSession:
+        """An `AlfredSession` on the controller's current state."""
+        return AlfredSession(env, self.task, perception, restore=False)
