@@ -68,6 +68,7 @@ def test_resume_skips_finished_episodes(tmp_path: Path) -> None:
     assert (out / "episodes.jsonl").read_bytes() == first  # nothing re-run
     run_suite(RunConfig(episodes=3), out, progress=False)
     assert [r["index"] for r in read_episodes(out)] == [0, 1, 2]
+    assert run_suite(RunConfig(episodes=2), out, progress=False)["all"]["episodes"] == 2
     with pytest.raises(ResultsError, match="another configuration"):
         run_suite(RunConfig(episodes=3, memory="none"), out, progress=False)
 

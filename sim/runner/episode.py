@@ -1,9 +1,9 @@
 """One suite episode run to a JSON record (`run_episode`), in whichever process runs it.
 
-Each process keeps one offline controller per scene and the loaded suite, so a worker pays
-for scene loading once. The record carries what `summary` needs and what a reader of
-episodes.jsonl wants: ids, outcome, steps, goal conditions, tokens, memory hit rate, wall
-time, the config hash, seed and versions.
+Each process keeps the loaded suite and an offline controller for each of the last
+`MAX_SCENES` scenes, so a worker seldom pays for scene loading twice. The record carries what
+`summary` needs and what a reader of episodes.jsonl wants: ids, outcome, steps, goal
+conditions, subtasks, tokens, memory hit rate, wall time, the config hash, seed and versions.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sim.tasks.session import Continued
 
 _SUITES: dict[str, Suite] = {}
 _ENVS: dict[str, OfflineController] = {}
+MAX_SCENES = 8  # controllers a process keeps loaded
 
 
 def suite_of(name: str) -> Suite:
@@ -45,9 +46,12 @@ def make_run_planner(config: RunConfig) -> Planner:
 def run_episode(config: RunConfig, index: int) -> dict[str, Any]:
     """Run episode `index` of the configured suite and return its record."""
     episode = suite_of(config.suite).episodes[index]
-    env = _ENVS.get(episode.scene)
+    env = _ENVS.pop(episode.scene, None)
     if env is None:
-        env = _ENVS[episode.scene] = OfflineController(episode.scene)
+        if len(_ENVS) >= MAX_SCENES:  # drop the least recently used scene
+            _ENVS.pop(next(iter(_ENVS))).stop()
+        env = OfflineController(episode.scene)
+    _ENVS[episode.scene] = env  # most recently used last
     memory = EmbodiedMemory(MemoryConfig(embedder=config.embedder, short_term_policy=config.policy))
     agent = Agent(
         make_run_planner(config),

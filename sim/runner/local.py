@@ -30,7 +30,8 @@ RETRIES = 1  # a crashed episode is run once more before it is reported
 
 
 def pending(config: RunConfig, out: Path) -> tuple[list[int], list[dict[str, Any]]]:
-    """Episode indexes still to run, and the records already in `out` for this config."""
+    """Episode indexes still to run, and the records already in `out` for this config (of
+    the chosen episodes)."""
     done = read_episodes(out)
     other = {r.get("config_hash") for r in done} - {config.config_hash}
     if other:
@@ -42,6 +43,7 @@ def pending(config: RunConfig, out: Path) -> tuple[list[int], list[dict[str, Any
         )
     n = len(suite_of(config.suite).episodes)
     chosen = range(min(n, config.episodes or n))
+    done = [r for r in done if int(r["index"]) in chosen]  # a shorter re-run reports its own
     have = {int(r["index"]) for r in done}
     return [i for i in chosen if i not in have], done
 
