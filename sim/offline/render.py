@@ -133,9 +133,10 @@ def render_frames(
 
 
 def _enclosers(objects: Sequence[Mapping[str, Any]], boxes: _Boxes) -> np.ndarray:
-    """(B, B) bool: box b lies inside object box a and shows through it. THOR's meshes are
-    hollow where boxes are not: a sink sits in the counter's box, a basin in the sink's, what
-    an open fridge holds in the fridge's; a closed openable hides what it encloses."""
+    """(B, B) bool: box b lies inside object box a and shows through it. THOR's receptacle
+    meshes are hollow where boxes are not: a sink sits in the counter's box, a basin in the
+    sink's, what an open fridge holds in the fridge's; a closed openable, or an object that is
+    not a receptacle, hides what its box encloses."""
     n = len(objects)
     out = np.zeros((len(boxes.ids), len(boxes.ids)), dtype=bool)
     if n < 2:
@@ -156,9 +157,10 @@ def _enclosers(objects: Sequence[Mapping[str, Any]], boxes: _Boxes) -> np.ndarra
         & (hi[:, None, 2] <= hi[None, :, 2] + ENCLOSE_SLACK)
     )
     inside |= cut[:, None] & under
-    np.fill_diagonal(inside, False)
+    inside &= ~inside.T  # boxes that enclose each other (the same box twice): plain occluders
     shut = np.array([bool(o.get("openable")) and not o.get("isOpen") for o in objects])
-    out[:n, :n] = inside & ~shut[None]
+    hollow = np.array([bool(o.get("receptacle")) for o in objects]) | cut  # a solid box hides
+    out[:n, :n] = inside & ~shut[None] & (hollow[None] | cut[:, None])
     return out
 
 
