@@ -21,6 +21,12 @@ from sim.tasks.session import Continued
 SUITE = "alfred-valid-seen"
 
 
+def outcomes(out: Path) -> list[tuple]:
+    """(task, success, steps, conditions met) of a run folder's episodes, in suite order."""
+    rs = sorted(read_episodes(out), key=lambda r: r["index"])
+    return [(r["task_id"], r["success"], r["steps"], r["goal_conditions_met"]) for r in rs]
+
+
 def run_cli(out: Path, *extra: str) -> int:
     return main(["run-suite", "--suite", SUITE, "--out", str(out), "--quiet", *extra])
 
@@ -53,11 +59,7 @@ def test_workers_give_the_same_records_as_one_process(tmp_path: Path) -> None:
     run_suite(one, tmp_path / "a", progress=False)
     run_suite(two, tmp_path / "b", progress=False)
 
-    def key(out: Path) -> list[tuple]:
-        rs = sorted(read_episodes(out), key=lambda r: r["index"])
-        return [(r["task_id"], r["success"], r["steps"], r["goal_conditions_met"]) for r in rs]
-
-    assert key(tmp_path / "a") == key(tmp_path / "b")
+    assert outcomes(tmp_path / "a") == outcomes(tmp_path / "b")
 
 
 def test_resume_skips_finished_episodes(tmp_path: Path) -> None:
@@ -194,11 +196,7 @@ def test_ray_backend_matches_local(tmp_path: Path) -> None:
     run_suite(RunConfig(episodes=4, workers=2), tmp_path / "local", progress=False)
     run_suite(RunConfig(episodes=4, workers=2, backend="ray"), tmp_path / "ray", progress=False)
 
-    def key(out: Path) -> list[tuple]:
-        rs = sorted(read_episodes(out), key=lambda r: r["index"])
-        return [(r["task_id"], r["success"], r["steps"], r["goal_conditions_met"]) for r in rs]
-
-    assert key(tmp_path / "local") == key(tmp_path / "ray")
+    assert outcomes(tmp_path / "local") == outcomes(tmp_path / "ray")
 
 
 def test_the_category_suites_span_every_room_type() -> None:

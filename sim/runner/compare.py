@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from embodmem.tables import format_table
-from sim.runner.results import ResultsError, read_episodes, summarize
+from sim.runner.results import PERCENT, ResultsError, read_episodes, summarize
 
 SHOWN = ("SR", "GC", "PLW_SR", "steps", "failed_actions", "llm_tokens", "wall_s")
 FEWER_IS_BETTER = {"steps", "failed_actions", "llm_tokens", "wall_s"}
@@ -53,8 +53,8 @@ def compare(dirs: list[Path]) -> tuple[str, dict[str, dict[str, dict[str, Any]]]
             cells = []
             for col in SHOWN:
                 value = row.get(col, 0.0)
-                text = f"{100 * value:.1f} %" if col in {"SR", "GC", "PLW_SR"} else f"{value:.1f}"
-                if label != labels[0] and cat in base:
+                text = f"{100 * value:.1f} %" if col in PERCENT else f"{value:.1f}"
+                if label != labels[0]:
                     text += f" ({ratio(col, base[cat].get(col, 0.0), value)})"
                 cells.append(text)
             rows.append([cat, label, *cells])

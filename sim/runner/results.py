@@ -18,10 +18,11 @@ import orjson
 
 from embodmem.errors import ValidationError
 from embodmem.store import atomic_write
-from sim.tasks.metrics import EpisodeResult, aggregate, format_table
+from sim.tasks.metrics import PERCENT_COLUMNS, EpisodeResult, aggregate, format_table
 
 EPISODES = "episodes.jsonl"
 REQUIRED = ("index", "task_id", "success", "steps", "goal_conditions_met", "goal_conditions_total")
+PERCENT = PERCENT_COLUMNS | {"memory_hit_rate"}  # fractions shown as percentages
 COLUMNS = (
     "episodes",
     "SR",
@@ -126,7 +127,7 @@ def _result(r: dict[str, Any]) -> EpisodeResult:
 def table_text(table: dict[str, dict[str, Any]]) -> str:
     """The summary as a text table (SR, GC, PLW as percentages)."""
     shown = {k: {c: v.get(c) for c in COLUMNS} for k, v in table.items()}
-    return format_table(shown, COLUMNS, percent={"SR", "GC", "PLW_SR", "PLW_GC", "memory_hit_rate"})
+    return format_table(shown, COLUMNS, percent=PERCENT)
 
 
 def write_summary(out: Path, config: dict[str, Any], table: dict[str, dict[str, Any]]) -> None:

@@ -21,10 +21,10 @@ import orjson
 
 from embodmem.store import atomic_write
 from sim.offline import OfflineController
-from sim.scenes import scene_number
 from sim.suites import FORMAT, SOURCES, SUITE_DIR, VERSION
 from sim.tasks.alfred import Task, load_alfred
 from sim.tasks.episode import start_episode
+from sim.thor import region_of_scene
 
 SPLIT_SUITES = {
     "alfred-valid-seen": "alfred/valid_seen",
@@ -35,17 +35,10 @@ SPLIT_SUITES = {
 def split_suite(name: str, source: str, seed: int) -> dict:
     """One episode per task of an ALFRED split, in its order."""
     tasks = load_alfred(SOURCES[source])
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "name": name,
-        "source": source,
-        "seed": seed,
-        "generator": "python -m sim.suites.generate",
-        "episodes": [
-            {"episode_id": t.task_id, "category": "simple", "tasks": [t.task_id]} for t in tasks
-        ],
-    }
+    episodes = [
+        {"episode_id": t.task_id, "category": "simple", "tasks": [t.task_id]} for t in tasks
+    ]
+    return _header(name, seed, episodes, source)
 
 
 PER_ROOM = 12
@@ -58,17 +51,15 @@ def _pool() -> list[Task]:
 
 
 def _room(scene: str) -> str:
-    return {0: "kitchen", 2: "living_room", 3: "bedroom", 4: "bathroom"}.get(
-        scene_number(scene) // 100, ""
-    )
+    return region_of_scene(scene) or ""
 
 
-def _header(name: str, seed: int, episodes: list[dict]) -> dict:
+def _header(name: str, seed: int, episodes: list[dict], source: str | list[str] = POOL) -> dict:
     return {
         "format": FORMAT,
         "version": VERSION,
         "name": name,
-        "source": list(POOL),
+        "source": source if isinstance(source, str) else list(source),
         "seed": seed,
         "generator": "python -m sim.suites.generate",
         "episodes": episodes,
