@@ -203,7 +203,7 @@ class EmbodiedMemory:
             self.scene_graph.remove_object(node_id)
             self.octree.remove_object(object_number(node_id))
             self.topology.forget_object(node_id)
-            self.short_term.forget(node_id)
+        self.short_term.forget(ids)
 
     def consolidate(self) -> None:
         """Write every pending short-term update into the long-term graph now."""

@@ -300,6 +300,11 @@ class ShortTermMemory:
         """The evidence timeline of one object; raises `UnknownNodeError`."""
         return self.timeline.evidence(node_id)
 
+    @property
+    def last_pose(self) -> Pose | None:
+        """The agent pose of the latest observation that had one (None before any)."""
+        return self._last_pose
+
     def hit_rate(self) -> float:
         """Hits / lookups (0.0 before the first lookup)."""
         total = self.hits + self.misses
@@ -646,10 +651,16 @@ class ShortTermMemory:
         rows = np.flatnonzero(tl.alive[:n] & (kept < threshold)).tolist()
         return [tl.ids[i] for i in rows if tl.ids[i] not in self._entries]
 
-    def forget(self, node_id: str) -> None:
-        """Drop an object that long-term memory forgot."""
-        self._entries.pop(node_id, None)
-        self.timeline.remove(node_id)
+    def forget(self, node_ids: Iterable[str]) -> None:
+        """Drop objects that long-term memory forgot, with their logged changes (what memory
+        no longer holds cannot be read back from the log either)."""
+        gone = set(node_ids)
+        for node_id in gone:
+            self._entries.pop(node_id, None)
+            self.timeline.remove(node_id)
+        if any(c.node_id in gone for c in self._changes):
+            kept = [c for c in self._changes if c.node_id not in gone]
+            self._changes = deque(kept, maxlen=self._changes.maxlen)
 
     def _check_loaded(self, entries: list[Entry], timeline: Timeline) -> None:
         """Loaded entries and timeline must describe exactly the graph's objects."""

@@ -138,7 +138,11 @@ def _add_run_suite(sub: Any) -> None:
         "and summary.png. Re-running with the same --out skips finished episodes. Options "
         "override the --config file; trailing key=value pairs override both.",
     )
-    p.add_argument("--suite", help="alfred-valid-seen (default), alfred-train-sample, alfred:PATH")
+    p.add_argument(
+        "--suite",
+        help="alfred-valid-seen (default), alfred-train-sample, simple, composite, complex, "
+        "streams, alfred:PATH",
+    )
     for name in ("planner", "memory", "experience", "policy", "context", "perception", "backend"):
         p.add_argument(f"--{name}", choices=CHOICES[name], default=None)
     p.add_argument("--episodes", type=int, default=None, help="only the first N episodes")
@@ -146,8 +150,11 @@ def _add_run_suite(sub: Any) -> None:
     p.add_argument("--address", default=None, help="Ray cluster address (backend ray)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--max-steps", dest="max_steps", type=int, default=None)
+    p.add_argument("--capacity", type=int, default=None, help="short-term buffer size (64)")
     p.add_argument("--base-url", dest="base_url", default=None, help="OpenAI-compatible LLM URL")
     p.add_argument("--model", default=None, help="model name at --base-url")
+    p.add_argument("--record", default=None, help="record every LLM call to this cassette")
+    p.add_argument("--replay", default=None, help="answer LLM calls from this cassette")
     p.add_argument("--config", type=Path, default=None, help="YAML run config (configs/run.yaml)")
     p.add_argument("--out", type=Path, required=True, help="results folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

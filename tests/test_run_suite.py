@@ -16,7 +16,7 @@ from sim.runner import ConfigError, ResultsError, RunConfig, read_episodes, run_
 from sim.runner import local as runner_local
 from sim.runner.episode import run_episode
 from sim.suites import SuiteError, load_suite
-from sim.tasks.session import Continued
+from sim.tasks.references import EpisodeLog
 
 SUITE = "alfred-valid-seen"
 
@@ -128,6 +128,8 @@ def test_bad_names_and_overrides_are_refused() -> None:
         RunConfig(memory="some")
     with pytest.raises(ConfigError, match="workers"):
         RunConfig(workers=0)
+    with pytest.raises(ConfigError, match="capacity"):
+        RunConfig(capacity=0)
     with pytest.raises(ConfigError, match="key=value"):
         RunConfig().with_overrides(["colour=red"])
     assert RunConfig().with_overrides(["max_steps=50", "memory=stm"]).max_steps == 50
@@ -152,6 +154,9 @@ def test_run_suite_help_lists_every_option(capsys) -> None:
         "--backend",
         "--seed",
         "--out",
+        "--capacity",
+        "--record",
+        "--replay",
     ):
         assert opt in text
 
@@ -226,13 +231,55 @@ def test_a_composite_episode_goes_on_where_the_first_task_left_off(tmp_path: Pat
 def test_a_continued_task_keeps_the_scene_and_the_pose() -> None:
     first, second = load_suite("composite").episodes[0].tasks[:2]
     env = OfflineController(first.scene)
-    first.start(env)
+    log = EpisodeLog()
+    log.track(first).start(env)
     env.step(action="RotateRight")
     env.step(action="MoveAhead")
     before = env.last_event.metadata
-    session = Continued(second).start(env)
+    session = log.track(second).start(env)
     after = session.event.metadata
     assert after["agent"]["position"] == before["agent"]["position"]
     assert [o["position"] for o in after["objects"]] == [o["position"] for o in before["objects"]]
     assert session.spec.task_id == second.task_id
     env.stop()
+
+
+def test_an_llm_run_recorded_to_a_cassette_replays_without_the_endpoint(tmp_path: Path) -> None:
+    """`--planner llm` against an OpenAI-compatible server (a scripted one on 127.0.0.1),
+    recorded; the replay needs no server and gives the same episodes."""
+    from llm_server import MODEL, plan, scripted_server
+
+    cassette = tmp_path / "calls.jsonl"
+    with scripted_server() as server:
+        server.script(*[plan({"skill": "explore"}) for _ in range(80)])
+        args = ["--planner", "llm", "--base-url", server.base_url, "--model", MODEL]
+        assert (
+            run_cli(
+                tmp_path / "live",
+                *args,
+                "--record",
+                str(cassette),
+                "--episodes",
+                "2",
+                "max_steps=40",
+            )
+            == 0
+        )
+        asked = len(server.requests)
+    assert asked > 0 and len(cassette.read_text().splitlines()) == asked
+    assert (
+        run_cli(
+            tmp_path / "replayed",
+            "--planner",
+            "llm",
+            "--replay",
+            str(cassette),
+            "--episodes",
+            "2",
+            "max_steps=40",
+        )
+        == 0
+    )
+    assert outcomes(tmp_path / "replayed") == outcomes(tmp_path / "live")
+    live = sorted(read_episodes(tmp_path / "live"), key=lambda r: r["index"])
+    assert all(r["llm_calls"] > 0 and r["llm_tokens"] > 0 for r in live)

@@ -122,6 +122,7 @@ class Agent:
         t0 = time.perf_counter()
         session = task.start(self.env, perception=self.perception)
         spec: TaskSpec = session.spec
+        self.memory.short_term.set_goal(spec.instruction.strip() or None)  # for goal-aware policies
         scope = MemoryScope(self.memory_scope)
         scope.begin(self.memory, resume=resume)
         remembered = {n.node_id for n in self.memory.scene_graph.objects()}

@@ -27,14 +27,15 @@ from embodmem.memory import EmbodiedMemory
 from embodmem.nodes import ObjectNode
 from embodmem.planning.navigation import FloorMap, look_at, route
 from embodmem.planning.scope import MemoryScope
-from embodmem.planning.skills import Skill, expand
-from embodmem.types import Observation
+from embodmem.planning.skills import PlanError, Skill, expand
+from embodmem.types import ObjectObservation, Observation
 
 STEP_NS = 100_000_000  # observation clock: 0.1 s per THOR action (deterministic)
 REACH = (0.6, 1.0)  # m from a cell centre to an object's footprint: nearer cells first
 AGENT_RADIUS = 0.2  # m around furniture footprints the agent's body cannot enter
 OBSTACLE_TOP = 0.15  # m above the floor a footprint must rise to block the way (rugs do not)
 OBSTACLE_BOTTOM = 0.5  # m above the floor below which an object stands on it
+LOOK_AROUND_HORIZON = 30.0  # degrees down while looking around: the floor and low tables too
 COVER = 1.0  # m: floor within this of a look-around spot counts as looked over
 MAX_ROUTES = 12  # re-routes after failed moves, per navigation
 MAX_FRONTIER_TRIES = 40  # unreachable frontier cells skipped per explore
@@ -142,17 +143,21 @@ class Executor:
             self.floor.changed()
             if action["action"] == "PutObject" and held is not None:
                 self.put_in[held] = action["objectId"]
-        self._sense(event)
+        put = ok and action["action"] == "PutObject" and held is not None
+        self._sense(event, (held, action["objectId"]) if put else None)  # type: ignore[arg-type]
         record = StepRecord(self.steps, dict(action), ok, error, tuple(sorted(self.visible)))
         self.log.append(record)
         if self.on_step is not None:
             self.on_step(record)
         return ok
 
-    def _sense(self, event: Any) -> None:
+    def _sense(self, event: Any, placed: tuple[str, str] | None = None) -> None:
+        """Feed one event to memory; `placed` (object, receptacle) after a put that worked."""
         self.session.record(event)
         obs = self.session.observe(event, self.clock_ns + self.steps * STEP_NS)
         report = self.memory.integrate(obs)
+        if placed is not None:
+            self._placed(obs, *placed)
         graph = self.memory.scene_graph
         for node_id in report.new:  # where each pickupable thing was first seen (experience)
             parent = graph.parent(node_id)
@@ -172,6 +177,27 @@ class Executor:
         b.held = inventory[0].get("objectId") if inventory else None
         self.floor.stood(b.x, b.z)
         self.scope.after(self.memory, obs, report.node_ids, self.held_node())
+
+    def _placed(self, obs: Observation, held: str, recep: str) -> None:
+        """Action feedback: a put that worked leaves the object in the receptacle even when
+        the camera does not show it there (in a tub, behind a rim), so memory is told so."""
+        graph = self.memory.scene_graph
+        node, into = graph.object_by_source(held), graph.object_by_source(recep)
+        if node is None or into is None or any(o.id_hint == held for o in obs.objects):
+            return
+        spot = node.position  # last seen in the hand: THOR puts it on the part in front
+        if into.bbox is not None:  # the nearest point of its box (rotation left out)
+            half = np.asarray(into.bbox.size) / 2
+            centre = np.asarray(into.bbox.center)
+            spot = tuple(float(c) for c in np.clip(spot, centre - half, centre + half))
+        det = ObjectObservation(
+            node.label,
+            position=spot,
+            states={**node.states, "isPickedUp": False, "parentReceptacles": [recep]},
+            id_hint=held,
+            attributes=dict(node.attributes),
+        )
+        self.memory.integrate(Observation(obs.time_ns + 1, (det,), action="PutObject"))
 
     # ------------------------------------------------------------------ memory lookups
     def node(self, node_id: str) -> ObjectNode:
@@ -198,18 +224,20 @@ class Executor:
         """Run one skill; None when it worked, else why not (for the planner's feedback)."""
         if skill.name == "done":
             return None
-        if skill.name == "navigate_to":
-            return self.go_to(skill.target)  # type: ignore[arg-type]
-        if skill.name == "explore":
-            return self.explore(skill.target)
         try:
+            if skill.name == "navigate_to":
+                return self.go_to(skill.target)  # type: ignore[arg-type]
+            if skill.name == "explore":
+                return self.explore(skill.target)
             actions = expand(skill, self.thor_id)
-        except Exception as exc:  # PlanError: a node without a simulator id
+            for action in actions:
+                reason = self._manipulate(action)
+                if reason is not None:
+                    return f"{skill.name}: {reason}"
+        except UnknownNodeError as exc:  # forgotten since it was planned (memory scopes)
+            return f"{skill.name}: {exc} (no longer in memory)"
+        except PlanError as exc:  # a node without a simulator id
             return str(exc)
-        for action in actions:
-            reason = self._manipulate(action)
-            if reason is not None:
-                return f"{skill.name}: {reason}"
         return None
 
     def _manipulate(self, action: dict[str, Any]) -> str | None:
@@ -374,6 +402,7 @@ class Executor:
 
     def _look_around(self) -> None:
         self.looked.append((self.body.x, self.body.z))
+        self._set_horizon(LOOK_AROUND_HORIZON)
         for _ in range(4):
             self.act({"action": "RotateRight"})
 

@@ -14,21 +14,48 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from embodmem.errors import ValidationError
 from embodmem.planning.skills import Skill
 
 if TYPE_CHECKING:
     from embodmem.memory import EmbodiedMemory
 
 
+REFERENCE_KINDS = ("changed", "origin")
+REFERENCE_STATES = ("hot", "cold", "clean", "moved")
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """An indirect reference in a task ("the fruit you cooled", "where it was"), typed:
+    `changed` is the object of one of the `types` that an earlier task of the episode made
+    `state` (hot, cold, clean, or moved); `origin` is where that object stood when the
+    episode began. The agent resolves it from what it remembers."""
+
+    kind: str
+    state: str | None = None
+    types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in REFERENCE_KINDS:
+            raise ValidationError("reference.kind", self.kind, f"expected one of {REFERENCE_KINDS}")
+        if self.kind == "changed" and (self.state not in REFERENCE_STATES or not self.types):
+            raise ValidationError(
+                "reference.state", self.state, f"expected one of {REFERENCE_STATES} and types"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
-    """A task as the agent is told it: the instruction, its type and the object types it
-    names by role ("object", "parent", "mrecep", "toggle", ALFRED's pddl targets)."""
+    """A task as the agent is told it: the instruction, its type, the object types it names
+    by role ("object", "parent", "mrecep", "toggle", ALFRED's pddl targets) and the roles it
+    names by reference instead ("object": the fruit you cooled, "parent": where it was)."""
 
     instruction: str
     task_type: str = ""
     targets: Mapping[str, str] = field(default_factory=dict)
     task_id: str = ""
+    references: Mapping[str, Reference] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from embodmem.errors import UnknownNodeError
 from embodmem.memory import EmbodiedMemory
 from embodmem.nodes import ObjectNode
 from embodmem.planning.executor import NO_FRONTIER, STALE
 from embodmem.planning.priors import where_likely
 from embodmem.planning.protocol import Plan, PlanRequest, TaskSpec
+from embodmem.planning.references import changed_object, origin_of
 from embodmem.planning.skills import Skill
 
 KNIVES = ("Knife", "ButterKnife")
@@ -57,6 +59,7 @@ class _Progress:
     searched: set[str] = field(default_factory=set)
     frontier_done: bool = False
     failures: Counter[str] = field(default_factory=Counter)
+    stale: Counter[str] = field(default_factory=Counter)  # failures: not where remembered
 
 
 def _progress(history: Iterable[tuple[Skill, str | None]], held: str | None) -> _Progress:
@@ -69,6 +72,7 @@ def _progress(history: Iterable[tuple[Skill, str | None]], held: str | None) -> 
             for node in named or nodes:  # blame the node the reason names, if it names one
                 # remembered from an earlier episode and not there now: not worth a second walk
                 out.failures[node] += MAX_FAILURES if reason.endswith(STALE) else 1
+                out.stale[node] += reason.endswith(STALE)
             if skill.name == "explore" and skill.target is None and reason == NO_FRONTIER:
                 out.frontier_done = True
             if skill.name == "explore" and skill.target is not None:
@@ -99,16 +103,20 @@ class SymbolicPlanner:
         self.use_experience = use_experience
         self.task = TaskSpec("")
         self.memory: EmbodiedMemory | None = None
+        self.stale_seen: dict[str, int] = {}  # node -> when last seen, as its stale walk failed
 
     def reset(self, task: TaskSpec, memory: EmbodiedMemory) -> None:
         """Start a new task."""
         self.task, self.memory = task, memory
+        self.stale_seen = {}
 
     def plan(self, request: PlanRequest) -> Plan:
         """The skills from here to the goal, or an exploration step when something needed is
         not in memory, or an empty plan with the reason when nothing is left to try."""
         self.task, self.memory = request.task, request.memory
-        state = _Planning(request, _progress(request.history, request.held))
+        progress = _progress(request.history, request.held)
+        self._forgive_refreshed(progress, request.memory)
+        state = _Planning(request, progress)
         try:
             skills = state.solve()
         except _Missing as need:
@@ -119,6 +127,17 @@ class SymbolicPlanner:
         except ValueError as exc:
             return Plan((), reason=str(exc))
         return Plan(tuple(skills), shown=str(self.task.task_type))
+
+    def _forgive_refreshed(self, progress: _Progress, memory: EmbodiedMemory) -> None:
+        """A node that was not where memory had it, and has been seen again since, is known
+        afresh: its stale failures no longer count."""
+        for node, count in progress.stale.items():
+            try:
+                seen = memory.short_term.evidence(node).last_seen_ns
+            except UnknownNodeError:  # forgotten since
+                continue
+            if self.stale_seen.setdefault(node, seen) < seen:
+                progress.failures[node] -= MAX_FAILURES * count
 
     def _explore(self, state: _Planning, otype: str) -> Skill | None:
         if not state.progress.frontier_done:
@@ -176,10 +195,13 @@ class _Planning:
         ]
         if not nodes:
             raise _Missing(types[0])
-        return min(nodes, key=lambda n: (self.distance(n), n.node_id)).node_id
+        best = min(nodes, key=lambda n: (self.distance(n), n.node_id)).node_id
+        self.request.memory.short_term.access([best])  # a memory read: a hit or a miss
+        return best
 
     def label(self, node_id: str | None) -> str | None:
-        return self.graph.object(node_id).label if node_id is not None else None
+        """The node's label; None for no node or one the memory no longer holds."""
+        return self.graph.object(node_id).label if node_id in self.graph else None
 
     # ---------------------------------------------------------------- plan pieces
     def add(self, name: str, **args: str) -> None:
@@ -363,6 +385,56 @@ class _Planning:
         elif self.request.history[-1:] != ((Skill("navigate_to", target=lamp), None),):
             raise _Done  # remembered on: look at it again before trusting that
         self.add("done")
+
+    # ---------------------------------------------------------------- references
+    def referenced(self) -> str:
+        """The node the task's "object" reference names: from the change log, else a
+        remembered object showing the state; once nothing is left to explore, the nearest
+        object of the types (a guess); `_Missing` to explore first."""
+        ref = self.request.task.references["object"]
+        node = changed_object(self.request.memory, ref)
+        if node is not None and self.usable(self.graph.object(node)):
+            return node
+        if not self.progress.frontier_done:
+            raise _Missing(ref.types[0])
+        return self.find(ref.types, "pickupable")
+
+    def origin(self, obj: str) -> str:
+        """Where `obj` stood when the episode began, from the change log; else (a guess) the
+        nearest known receptacle of the type it most likely stands in, not the one it is in."""
+        node = origin_of(self.request.memory, obj)
+        if node is not None and self.usable(self.graph.object(node)):
+            return node
+        likely = where_likely(self.label(obj) or "")
+        ranked = sorted(likely, key=lambda r: (-likely[r], r))
+        here = set(self.graph.support_chain(obj))
+        for rtype in ranked:
+            try:
+                return self.find(rtype, "receptacle", exclude=here)
+            except _Missing:
+                continue
+        raise _Missing(ranked[0] if ranked else "CounterTop")
+
+    def _put_referenced(self, obj: str, recep: str) -> None:
+        if obj in self.progress.placed.get(recep, ()):
+            self.add("done")
+            return
+        self.get(obj)
+        self.put_into(recep)
+        self.add("done")
+
+    def _return_object(self) -> None:
+        """Put the referenced object back where it stood when the episode began."""
+        obj = self.referenced()
+        self._put_referenced(obj, self.origin(obj))
+
+    def _place_referenced(self) -> None:
+        """Put the referenced object in/on a receptacle of the named type."""
+        obj = self.referenced()
+        rtype = self.targets["parent"]
+        placed = [r for r, objs in self.progress.placed.items() if obj in objs and r in self.graph]
+        recep = next((r for r in placed if self.label(r) == rtype), None)
+        self._put_referenced(obj, recep or self.receptacle(rtype))
 
     def _pick_and_place_with_movable_recep(self) -> None:
         """ALFRED's expert order: the object into the movable receptacle where it stands, then

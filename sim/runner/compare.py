@@ -11,7 +11,17 @@ import orjson
 from embodmem.tables import format_table
 from sim.runner.results import PERCENT, ResultsError, read_episodes, summarize
 
-SHOWN = ("SR", "GC", "PLW_SR", "steps", "failed_actions", "llm_tokens", "wall_s")
+SHOWN = (
+    "SR",
+    "task_SR",
+    "GC",
+    "PLW_SR",
+    "steps",
+    "failed_actions",
+    "llm_tokens",
+    "memory_hit_rate",
+    "wall_s",
+)
 FEWER_IS_BETTER = {"steps", "failed_actions", "llm_tokens", "wall_s"}
 
 

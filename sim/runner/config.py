@@ -43,6 +43,7 @@ RESULT_FIELDS = (
     "base_url",
     "model",
     "embedder",
+    "capacity",
 )
 
 
@@ -70,17 +71,19 @@ class RunConfig:
     base_url: str | None = None  # LLM endpoint (None: the embedded local model)
     model: str | None = None
     embedder: str = "hashing"
+    capacity: int = 64  # short-term buffer size (records), where the policy decides
+    record: str | None = None  # LLM cassette to record every call into (JSONL)
+    replay: str | None = None  # LLM cassette to answer from instead of an endpoint
 
     def __post_init__(self) -> None:
         for name, valid in CHOICES.items():
             if getattr(self, name) not in valid:
                 raise ConfigError(name, getattr(self, name), f"expected one of {', '.join(valid)}")
-        for name in ("workers", "seed", "max_steps"):
+        for name in ("workers", "seed", "max_steps", "capacity"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (name == "workers"):
-                raise ConfigError(
-                    name, value, "expected a whole number" + " >= 1" * (name == "workers")
-                )
+            least = int(name in ("workers", "capacity"))
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(name, value, "expected a whole number" + " >= 1" * least)
         if self.episodes is not None and (
             isinstance(self.episodes, bool)
             or not isinstance(self.episodes, int)

@@ -9,6 +9,7 @@ conditions, subtasks, tokens, memory hit rate, wall time, the config hash, seed 
 from __future__ import annotations
 
 import platform
+import random
 import time
 from typing import Any
 
@@ -16,11 +17,13 @@ import embodmem
 from embodmem.config import MemoryConfig
 from embodmem.memory import EmbodiedMemory
 from embodmem.planning import Agent, make_planner
+from embodmem.planning.cassette import RecordingClient, ReplayClient
+from embodmem.planning.llm_client import Chat
 from embodmem.planning.protocol import Planner
 from sim.offline import OfflineController
 from sim.runner.config import PERCEIVE, RunConfig
 from sim.suites import Suite, SuiteEpisode, load_suite
-from sim.tasks.session import Continued
+from sim.tasks.references import EpisodeLog
 
 _SUITES: dict[str, Suite] = {}
 _ENVS: dict[str, OfflineController] = {}
@@ -38,9 +41,13 @@ def make_run_planner(config: RunConfig) -> Planner:
     """The planner a run configuration names."""
     if config.planner == "symbolic":
         return make_planner("symbolic", use_experience=config.experience == "on")
-    return make_planner(
-        "llm", base_url=config.base_url, model=config.model, memory_mode=config.context
-    )
+    if config.replay is not None:  # answers from the cassette, no endpoint
+        chat: Chat = ReplayClient(config.replay)
+    else:
+        chat = make_planner("llm", base_url=config.base_url, model=config.model).chat
+        if config.record is not None:
+            chat = RecordingClient(chat, config.record)
+    return make_planner("llm", chat=chat, memory_mode=config.context)
 
 
 def run_episode(config: RunConfig, index: int) -> dict[str, Any]:
@@ -52,7 +59,13 @@ def run_episode(config: RunConfig, index: int) -> dict[str, Any]:
             _ENVS.pop(next(iter(_ENVS))).stop()
         env = OfflineController(episode.scene)
     _ENVS[episode.scene] = env  # most recently used last
-    memory = EmbodiedMemory(MemoryConfig(embedder=config.embedder, short_term_policy=config.policy))
+    memory = EmbodiedMemory(
+        MemoryConfig(
+            embedder=config.embedder,
+            short_term_policy=config.policy,
+            short_term_capacity=config.capacity,
+        )
+    )
     agent = Agent(
         make_run_planner(config),
         memory,
@@ -61,10 +74,31 @@ def run_episode(config: RunConfig, index: int) -> dict[str, Any]:
         learn=config.experience == "on",
         memory_scope=config.memory,
     )
-    results = [agent.run(episode.tasks[0], max_steps=config.max_steps)]
-    for task in episode.tasks[1:]:  # composite: the scene and the agent go on as they are
-        results.append(agent.run(Continued(task), max_steps=config.max_steps, resume=True))
+    log = EpisodeLog()  # later tasks go on in the scene as the earlier ones left it
+    results = []
+    for i, task in enumerate(episode.tasks):
+        if i and episode.shuffle:  # a task stream: the world moves on between tasks
+            shuffle_scene(
+                env, episode.shuffle, seed=config.seed * 1_000_003 + episode.seed * 97 + i
+            )
+        results.append(agent.run(log.track(task), max_steps=config.max_steps, resume=i > 0))
     return _record(config, index, episode, results, memory)
+
+
+def shuffle_scene(env: OfflineController, share: float, seed: int) -> int:
+    """Move a seeded `share` of the scene's pickupable objects to random places (THOR's
+    InitialRandomSpawn, the others excluded); returns how many were chosen to move."""
+    ids = sorted(o["objectId"] for o in env.last_event.metadata["objects"] if o.get("pickupable"))
+    rng = random.Random(seed)
+    moving = set(rng.sample(ids, round(share * len(ids))))
+    event = env.step(
+        action="InitialRandomSpawn",
+        randomSeed=seed % 2**31,
+        excludedObjectIds=[k for k in ids if k not in moving],
+    )
+    if not event.metadata.get("lastActionSuccess"):
+        raise RuntimeError(f"InitialRandomSpawn failed: {event.metadata.get('errorMessage')}")
+    return len(moving)
 
 
 def _record(

@@ -22,10 +22,11 @@ from sim.tasks.metrics import PERCENT_COLUMNS, EpisodeResult, aggregate, format_
 
 EPISODES = "episodes.jsonl"
 REQUIRED = ("index", "task_id", "success", "steps", "goal_conditions_met", "goal_conditions_total")
-PERCENT = PERCENT_COLUMNS | {"memory_hit_rate"}  # fractions shown as percentages
+PERCENT = PERCENT_COLUMNS | {"task_SR", "memory_hit_rate"}  # fractions shown as percentages
 COLUMNS = (
     "episodes",
     "SR",
+    "task_SR",
     "GC",
     "PLW_SR",
     "PLW_GC",
@@ -86,7 +87,8 @@ class EpisodeLog:
 def summarize(
     records: Iterable[dict[str, Any]], key: str | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Aggregate rows per `key` value plus "all": ALFRED's SR, GC, PLW, and means of steps,
+    """Aggregate rows per `key` value plus "all": ALFRED's SR, GC, PLW, the share of tasks
+    done (`task_SR`: tasks of multi-task episodes counted one by one), and means of steps,
     failed actions, LLM tokens, memory hit rate and wall time. `key` defaults to the
     category, or the task type when every episode has the same category."""
     rows: dict[str, list[dict[str, Any]]] = {}
@@ -104,6 +106,8 @@ def summarize(
     for name, rs in groups.items():
         row: dict[str, Any] = aggregate(_result(r) for r in rs)
         n = len(rs)
+        tasks = [bool(t["success"]) for r in rs for t in r.get("subtasks") or [r]]
+        row["task_SR"] = sum(tasks) / len(tasks)
         row["llm_tokens"] = sum(r.get("llm_tokens", 0) for r in rs) / n
         row["memory_hit_rate"] = sum(r.get("memory_hit_rate", 0.0) for r in rs) / n
         row["wall_s"] = sum(r.get("wall_s", 0.0) for r in rs) / n

@@ -40,9 +40,10 @@ class AlfredSession:
             task_type=task.task_type,
             targets=dict(task.goal.targets),
             task_id=task.task_id,
+            references=dict(getattr(task, "references", {})),  # a reference task's roles
         )
         self.history = StateHistory()
-        if not restore:  # a later task of a composite episode: the scene stays as it is
+        if not restore:  # a later task of an episode: the scene stays as it is
             event = getattr(env, "last_event", None)
             if event is None:
                 raise ValidationError("env", type(env).__name__, "has no episode to continue")
@@ -77,15 +78,3 @@ def _enable_frames(env: Controller, scene: str) -> None:
     """Ask the controller for depth and instance frames from now on: ai2thor keeps the
     initialization parameters a reset was given (the offline controller does the same)."""
     env.reset(scene, renderDepthImage=True, renderInstanceSegmentation=True)
-
-
-class Continued:
-    """A task started where the previous one left the scene (a later task of a composite
-    episode): no restore, no teleport; the agent goes on from where it stands."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-
-    def start(self, env: Controller, perception: str = "metadata") -> AlfredSession:
-        """An `AlfredSession` on the controller's current state."""
-        return AlfredSession(env, self.task, perception, restore=False)
