@@ -12,10 +12,12 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from embodmem.errors import EmbodmemError
 from embodmem.store import DEFAULT_KEEP
 from embodmem.tables import format_table
+from embodmem.viz.scene_data import DEFAULT_MAX_VOXELS
 
 
 def summary_table(mem: object) -> str:
@@ -102,6 +104,129 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _viz(args: argparse.Namespace) -> int:
+    """Draw a snapshot: outputs checked before the (slow) load, written atomically after."""
+    from embodmem.errors import ValidationError
+    from embodmem.memory import EmbodiedMemory
+    from embodmem.store import check_target
+    from embodmem.viz import render
+
+    if args.out is None and args.png is None:
+        raise ValidationError("--out/--png", None, "give --out FILE.html, --png FILE.png or both")
+    for option, path, suffixes in (
+        ("--out", args.out, (".html", ".htm")),
+        ("--png", args.png, (".png",)),
+    ):
+        if path is not None and path.suffix.lower() not in suffixes:
+            raise ValidationError(
+                option, str(path), f"expected a file name ending in {suffixes[0]}"
+            )
+    for path, kind in ((args.out, "html"), (args.png, "png")):
+        if path is not None:
+            check_target(path, args.force, kind=kind)
+    if args.snapshot.is_dir():
+        return _viz_episode(args)
+    mem = EmbodiedMemory.load(args.snapshot)
+    for path in render(
+        mem,
+        html=args.out,
+        png=args.png,
+        query=args.query,
+        explode=args.explode,
+        max_voxels=args.max_voxels,
+        title=str(args.snapshot),
+    ):
+        print(f"wrote {path}")
+    return 0
+
+
+def _viz_episode(args: argparse.Namespace) -> int:
+    """`embodmem viz RUN_DIR`: the playback page of one recorded episode of a suite run."""
+    from embodmem.errors import ValidationError
+    from embodmem.trace import load_trace
+    from embodmem.viz.episode import render_episode
+
+    states = sorted((args.snapshot / "states").glob("*.json"))
+    if not states:
+        raise ValidationError(
+            "RUN_DIR",
+            str(args.snapshot),
+            "holds no recorded episode (states/*.json); run `embodmem run-suite --viz` first",
+        )
+    if args.out is None or args.png is not None:
+        raise ValidationError("--out", args.out, "a run folder gives an HTML playback page only")
+    chosen = [p for p in states if args.episode is None or p.stem == f"{args.episode:05d}"]
+    if not chosen:
+        valid = ", ".join(str(int(p.stem)) for p in states if p.stem.isdigit())
+        raise ValidationError("--episode", args.episode, f"not recorded; recorded: {valid}")
+    print(f"wrote {render_episode(load_trace(chosen[0]), args.out, args.max_voxels)}")
+    return 0
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _add_viz(sub: Any) -> None:
+    p = sub.add_parser(
+        "viz",
+        help="draw a snapshot: interactive offline HTML page and/or PNG",
+        description="Draw a memory snapshot (.json or .sqlite): the layered scene graph at its "
+        "3D positions with boxes, relations, states and occupancy; the short-term changes and "
+        "the experience memory beside it. A run folder written by `embodmem run-suite --viz` "
+        "gives the playback page of a recorded episode. The HTML page needs no network.",
+    )
+    p.add_argument("snapshot", type=Path, help="a snapshot, or a run folder (run-suite --viz)")
+    p.add_argument(
+        "--episode",
+        type=non_negative_int,
+        default=None,
+        help="with a run folder: the episode index to replay (default: the first recorded)",
+    )
+    p.add_argument("--out", type=Path, default=None, help="self-contained HTML page to write")
+    p.add_argument("--png", type=Path, default=None, help="plan view + 3D view PNG to write")
+    p.add_argument("--query", default=None, help="highlight the hits of this text query")
+    p.add_argument(
+        "--explode",
+        type=non_negative_float,
+        nargs="?",
+        const=1.0,
+        default=0.0,
+        metavar="M",
+        help="lift each scene-graph layer M metres above the one below (1.0 if no M)",
+    )
+    p.add_argument(
+        "--max-voxels",
+        dest="max_voxels",
+        type=non_negative_int,
+        default=DEFAULT_MAX_VOXELS,
+        help=f"occupancy points drawn at most; coarser octree levels beyond "
+        f"(default {DEFAULT_MAX_VOXELS:,}; 0: none)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace existing files that are not HTML / PNG"
+    )
+    p.set_defaults(func=_viz)
+
+
 def _llm_serve(args: argparse.Namespace) -> int:
     from embodmem.planning.local_llm import LocalServer
 
@@ -135,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"snapshots to keep (default {DEFAULT_KEEP})",
     )
     p.set_defaults(func=_compact)
+    _add_viz(sub)
     llm = sub.add_parser("llm", help="the embedded offline LLM").add_subparsers(
         dest="llm_command", required=True
     )

@@ -171,7 +171,8 @@ def existing_kind(path: Path) -> str:
 def check_target(path: str | Path, force: bool = False, kind: str = "snapshot") -> Path:
     """The path a save may write, checked before any work: raises `OutputError` for a directory,
     a device or other special file, a parent that is not a folder, and (unless `force`) for an
-    existing file that is not embodmem's own (`kind`: "snapshot" or "graphml")."""
+    existing file that is not embodmem's own (`kind`: "snapshot", "graphml", or "html" / "png"
+    for pictures: any HTML page or PNG image may be replaced)."""
     path = Path(path)
     if path.is_symlink():
         path = path.resolve()
@@ -193,16 +194,26 @@ def check_target(path: str | Path, force: bool = False, kind: str = "snapshot") 
         raise OutputError(str(path), "is a device or special file, not a regular file")
     if force:
         return path
-    if kind == "graphml":
-        ours = _head(path, 5) == b"<?xml"
-    else:
+    if kind == "snapshot":
         ours = existing_kind(path) in ("store", "json")
+    else:
+        head = _head(path, 64).lstrip().lower()
+        ours = any(head.startswith(magic) for magic in _OUTPUT_MAGIC[kind][1])
     if not ours:
-        what = "an embodmem snapshot" if kind == "snapshot" else "a GraphML file"
+        what = "an embodmem snapshot" if kind == "snapshot" else _OUTPUT_MAGIC[kind][0]
         raise OutputError(
             str(path), f"exists and is not {what}; refusing to replace it (use --force/force)"
         )
     return path
+
+
+# What an existing output of another kind must start with (lower-cased, leading blanks
+# stripped) to be replaced without force: (what it is, accepted beginnings).
+_OUTPUT_MAGIC: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    "graphml": ("a GraphML file", (b"<?xml",)),
+    "html": ("an HTML page", (b"<!doctype html", b"<html")),
+    "png": ("a PNG image", (b"\x89png\r\n\x1a\n",)),
+}
 
 
 def _clean_temps(path: Path) -> None:

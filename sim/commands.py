@@ -21,6 +21,7 @@ from sim.thor import observation_from_metadata, region_of_scene
 
 DEMO_SCENE = "FloorPlan1"
 DEMO_TASKS = 3
+ALL_EPISODES = 2**31 - 1  # `--viz` without N: every episode
 
 
 def iter_metadata(path: Path) -> Iterator[tuple[str, Any]]:
@@ -155,6 +156,16 @@ def _add_run_suite(sub: Any) -> None:
     p.add_argument("--model", default=None, help="model name at --base-url")
     p.add_argument("--record", default=None, help="record every LLM call to this cassette")
     p.add_argument("--replay", default=None, help="answer LLM calls from this cassette")
+    p.add_argument(
+        "--viz",
+        type=int,
+        nargs="?",
+        const=ALL_EPISODES,
+        default=None,
+        metavar="N",
+        help="record the memory of the first N episodes (all without N): states/<i>.json and "
+        "a playback page viz/<i>.html in --out",
+    )
     p.add_argument("--config", type=Path, default=None, help="YAML run config (configs/run.yaml)")
     p.add_argument("--out", type=Path, required=True, help="results folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -16,6 +16,7 @@ is bounded by `max_steps` THOR actions and the planner's own call budget.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -112,9 +113,16 @@ class Agent:
         MemoryScope(memory_scope)  # checks the name now, not in the first episode
         self.memory_scope = memory_scope
 
-    def run(self, task: Startable, max_steps: int = 1000, resume: bool = False) -> EpisodeResult:
+    def run(
+        self,
+        task: Startable,
+        max_steps: int = 1000,
+        resume: bool = False,
+        on_step: Callable[[StepRecord], None] | None = None,
+    ) -> EpisodeResult:
         """Run one episode of `task` (started here) within `max_steps` THOR actions; `resume`
-        marks a later task of the same episode (the memory scope does not start afresh)."""
+        marks a later task of the same episode (the memory scope does not start afresh);
+        `on_step` is called after every THOR action (e.g. `embodmem.trace.MemoryTrace`)."""
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
             raise ValidationError("max_steps", max_steps, "expected an integer >= 0")
         if not callable(getattr(task, "start", None)):
@@ -126,7 +134,7 @@ class Agent:
         scope = MemoryScope(self.memory_scope)
         scope.begin(self.memory, resume=resume)
         remembered = {n.node_id for n in self.memory.scene_graph.objects()}
-        ex = Executor(self.env, session, self.memory, max_steps, scope=scope)
+        ex = Executor(self.env, session, self.memory, max_steps, scope=scope, on_step=on_step)
         ex.start()
         run = _Run(self, ex, spec)
         missing = session.unsatisfiable()

@@ -74,12 +74,13 @@ class RunConfig:
     capacity: int = 64  # short-term buffer size (records), where the policy decides
     record: str | None = None  # LLM cassette to record every call into (JSONL)
     replay: str | None = None  # LLM cassette to answer from instead of an endpoint
+    viz: int = 0  # record the memory of the first N episodes (states/, viz/ in the run folder)
 
     def __post_init__(self) -> None:
         for name, valid in CHOICES.items():
             if getattr(self, name) not in valid:
                 raise ConfigError(name, getattr(self, name), f"expected one of {', '.join(valid)}")
-        for name in ("workers", "seed", "max_steps", "capacity"):
+        for name in ("workers", "seed", "max_steps", "capacity", "viz"):
             value = getattr(self, name)
             least = int(name in ("workers", "capacity"))
             if isinstance(value, bool) or not isinstance(value, int) or value < least:

@@ -4,6 +4,8 @@ Each process keeps the loaded suite and an offline controller for each of the la
 `MAX_SCENES` scenes, so a worker seldom pays for scene loading twice. The record carries what
 `summary` needs and what a reader of episodes.jsonl wants: ids, outcome, steps, goal
 conditions, subtasks, tokens, memory hit rate, wall time, the config hash, seed and versions.
+With `viz`, the first episodes also carry their memory trace (`embodmem.trace`), which the
+runner writes to the run folder's states/ and viz/ instead of episodes.jsonl.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from embodmem.planning import Agent, make_planner
 from embodmem.planning.cassette import RecordingClient, ReplayClient
 from embodmem.planning.llm_client import Chat
 from embodmem.planning.protocol import Planner
+from embodmem.trace import MemoryTrace
 from sim.offline import OfflineController
 from sim.runner.config import PERCEIVE, RunConfig
 from sim.suites import Suite, SuiteEpisode, load_suite
@@ -28,6 +31,7 @@ from sim.tasks.references import EpisodeLog
 _SUITES: dict[str, Suite] = {}
 _ENVS: dict[str, OfflineController] = {}
 MAX_SCENES = 8  # controllers a process keeps loaded
+TRACE = "trace"  # record key of a recorded episode's memory trace
 
 
 def suite_of(name: str) -> Suite:
@@ -75,14 +79,24 @@ def run_episode(config: RunConfig, index: int) -> dict[str, Any]:
         memory_scope=config.memory,
     )
     log = EpisodeLog()  # later tasks go on in the scene as the earlier ones left it
+    trace = MemoryTrace(memory, episode.episode_id) if index < config.viz else None
     results = []
     for i, task in enumerate(episode.tasks):
         if i and episode.shuffle:  # a task stream: the world moves on between tasks
             shuffle_scene(
                 env, episode.shuffle, seed=config.seed * 1_000_003 + episode.seed * 97 + i
             )
-        results.append(agent.run(log.track(task), max_steps=config.max_steps, resume=i > 0))
-    return _record(config, index, episode, results, memory)
+        if trace is not None:
+            trace.begin_task(task.task_id, task.instruction)
+        on_step = trace.on_step if trace is not None else None
+        result = agent.run(log.track(task), config.max_steps, resume=i > 0, on_step=on_step)
+        if trace is not None:
+            trace.end_task(result)
+        results.append(result)
+    record = _record(config, index, episode, results, memory)
+    if trace is not None:
+        record[TRACE] = trace.to_dict()  # the runner writes it to states/, not episodes.jsonl
+    return record
 
 
 def shuffle_scene(env: OfflineController, share: float, seed: int) -> int:

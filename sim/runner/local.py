@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from embodmem.store import atomic_write
 from sim.runner.config import RunConfig
-from sim.runner.episode import run_episode, suite_of
+from sim.runner.episode import TRACE, run_episode, suite_of
 from sim.runner.results import (
     EpisodeLog,
     ResultsError,
@@ -70,6 +70,9 @@ def run_suite(config: RunConfig, out: Path, progress: bool = True) -> dict[str, 
     )
 
     def finished(record: dict[str, Any]) -> None:
+        trace = record.pop(TRACE, None)
+        if trace is not None:
+            write_trace(out, record, trace)
         log.append(record)
         records.append(record)
         bar.update(1)
@@ -92,6 +95,16 @@ def run_suite(config: RunConfig, out: Path, progress: bool = True) -> dict[str, 
         table,
     )
     return table
+
+
+def write_trace(out: Path, record: dict[str, Any], trace: dict[str, Any]) -> None:
+    """An episode's memory trace as out/states/<index>.json and its page out/viz/<index>.html."""
+    from embodmem.trace import save_trace
+    from embodmem.viz.episode import render_episode
+
+    name = f"{record['index']:05d}"
+    save_trace(trace, out / "states" / f"{name}.json")
+    render_episode(trace, out / "viz" / f"{name}.html")
 
 
 def _serial(config: RunConfig, todo: list[int], finished: Callable, errors: list[str]) -> None:
