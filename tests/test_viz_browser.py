@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 from collections.abc import Iterator
@@ -146,12 +147,18 @@ def test_a_recorded_episode_plays_back(browser: Any, tmp_path: Path) -> None:
     assert main([*args, "--out", str(out)]) == 0
     doc = load_trace(out / "states" / "00000.json")
     open_page(browser, out / "viz" / "00000.html")
-    k = len(doc["frames"]) // 2
     known: dict[str, Any] = {}
-    for frame in doc["frames"][: k + 1]:  # the objects memory held after frame k
+    plan = None
+    for k, frame in enumerate(doc["frames"]):  # a step whose latest plan names remembered nodes
         known.update(frame["new"])
         for node_id in frame["gone"]:
             known.pop(node_id, None)
+        plan = (frame.get("plans") or [plan])[-1]
+        text = f"{plan['shown']} {' '.join(plan['plan'])}" if plan else ""
+        named = {n for n in re.findall(r"\bO\d+\b", text) if n in known}
+        if k >= 5 and named:
+            break
+    assert named
     drawn = browser.execute_script(
         "window.embodmemShow(arguments[0]); const gd = document.getElementById('scene');"
         "return gd.data.find(t => t.meta && t.meta.kind === 'playback').x.length;",
@@ -161,5 +168,10 @@ def test_a_recorded_episode_plays_back(browser: Any, tmp_path: Path) -> None:
     label = browser.find_element(By.ID, "frame-label").text
     assert label.startswith(f"step {k} of {len(doc['frames']) - 1}")
     assert "→" in browser.find_element(By.ID, "frame-plan").text  # the planner's answer
+    ringed = browser.execute_script(
+        "const gd = document.getElementById('scene');"
+        "return gd.data.find(t => t.meta && t.meta.kind === 'playback-planned').x.length;"
+    )
+    assert ringed == len(named)
     assert browser.save_screenshot(str(tmp_path / "playback.png"))
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -4,7 +4,8 @@ how memory evolved.
 The 3D view starts on the episode's last memory state (the same figure as a snapshot page).
 A slider and a play button step through the frames (the last state fades behind): the objects
 memory held after that step are drawn at the positions it had for them then, what appeared or
-moved at that step is ringed, the agent is drawn where it stood; the side panel shows the
+moved at that step is ringed, so are the nodes the latest plan named (what the planner
+retrieved and used), the agent is drawn where it stood; the side panel shows the
 step's action and outcome, the task under way, the changes logged and what the planner was
 shown and answered at its latest decision. Frames travel as deltas, replayed in the page.
 """
@@ -20,7 +21,7 @@ from embodmem.memory import EmbodiedMemory
 from embodmem.store import atomic_write
 from embodmem.viz.html import experience_panel, figure, page, script_json
 from embodmem.viz.scene_data import DEFAULT_MAX_VOXELS, scene_data
-from embodmem.viz.style import AGENT_COLOUR, QUERY_COLOUR
+from embodmem.viz.style import AGENT_COLOUR, QUERY_COLOUR, RETRIEVED_COLOUR
 
 
 def render_episode(
@@ -85,6 +86,22 @@ def _playback_traces() -> list[dict[str, Any]]:
                 "line": {"color": QUERY_COLOUR, "width": 3},
             },
             "meta": {"kind": "playback-changed"},
+            "visible": False,
+        },
+        {
+            "type": "scatter3d",
+            "mode": "markers",
+            "name": "named by the planner",
+            "x": [],
+            "y": [],
+            "z": [],
+            "hoverinfo": "skip",
+            "marker": {
+                "size": 15,
+                "color": "rgba(0,0,0,0)",
+                "line": {"color": RETRIEVED_COLOUR, "width": 3},
+            },
+            "meta": {"kind": "playback-planned"},
             "visible": False,
         },
         {
@@ -164,6 +181,10 @@ function startPlayback() {
     Plotly.restyle(gd, {x: [x], y: [y], z: [z], visible: true,
       text: [ids.map(id => objects[id].label + ' ' + id)]}, [kinds['playback']]);
     Plotly.restyle(gd, {x: [cx], y: [cy], z: [cz], visible: true}, [kinds['playback-changed']]);
+    const named = plan ? [...new Set((plan.shown + ' ' + plan.plan.join(' '))
+      .match(/\\bO\\d+\\b/g) || [])].filter(id => objects[id]) : [];
+    const [px, py, pz] = xyz(named);
+    Plotly.restyle(gd, {x: [px], y: [py], z: [pz], visible: true}, [kinds['playback-planned']]);
     Plotly.restyle(gd, {x: [agent ? [agent[0]] : []], y: [agent ? [agent[1]] : []],
       z: [agent ? [agent[2]] : []], visible: true}, [kinds['playback-agent']]);
     const task = trace.tasks.filter(t => t.frame <= Math.max(k, 1)).pop();

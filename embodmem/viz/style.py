@@ -116,6 +116,7 @@ STATES: dict[str, StateStyle] = {
 }
 
 QUERY_COLOUR = "#ffd400"  # rings round query hits
+RETRIEVED_COLOUR = "#7b2fbe"  # rings round the nodes a plan named (episode playback)
 AGENT_COLOUR = "#111111"
 VOXEL_COLOURSCALE = "Greys"  # voxels coloured by height (plotly / matplotlib name)
 
