@@ -111,17 +111,19 @@ def _viz(args: argparse.Namespace) -> int:
     from embodmem.store import check_target
     from embodmem.viz import render
 
-    if args.out is None and args.png is None:
-        raise ValidationError("--out/--png", None, "give --out FILE.html, --png FILE.png or both")
-    for option, path, suffixes in (
-        ("--out", args.out, (".html", ".htm")),
-        ("--png", args.png, (".png",)),
+    if args.out is None and args.png is None and args.rrd is None:
+        raise ValidationError(
+            "--out/--png/--rrd", None, "give --out FILE.html, --png FILE.png or --rrd FILE.rrd"
+        )
+    for option, path, suffixes, kind in (
+        ("--out", args.out, (".html", ".htm"), "html"),
+        ("--png", args.png, (".png",), "png"),
+        ("--rrd", args.rrd, (".rrd",), "rrd"),
     ):
         if path is not None and path.suffix.lower() not in suffixes:
             raise ValidationError(
                 option, str(path), f"expected a file name ending in {suffixes[0]}"
             )
-    for path, kind in ((args.out, "html"), (args.png, "png")):
         if path is not None:
             check_target(path, args.force, kind=kind)
     if args.snapshot.is_dir():
@@ -135,6 +137,7 @@ def _viz(args: argparse.Namespace) -> int:
         explode=args.explode,
         max_voxels=args.max_voxels,
         title=str(args.snapshot),
+        rrd=args.rrd,
     ):
         print(f"wrote {path}")
     return 0
@@ -153,13 +156,22 @@ def _viz_episode(args: argparse.Namespace) -> int:
             str(args.snapshot),
             "holds no recorded episode (states/*.json); run `embodmem run-suite --viz` first",
         )
-    if args.out is None or args.png is not None:
-        raise ValidationError("--out", args.out, "a run folder gives an HTML playback page only")
+    if args.png is not None:
+        raise ValidationError("--png", str(args.png), "a run folder gives --out or --rrd")
     chosen = [p for p in states if args.episode is None or p.stem == f"{args.episode:05d}"]
     if not chosen:
         valid = ", ".join(str(int(p.stem)) for p in states if p.stem.isdigit())
         raise ValidationError("--episode", args.episode, f"not recorded; recorded: {valid}")
-    print(f"wrote {render_episode(load_trace(chosen[0]), args.out, args.max_voxels)}")
+    trace = load_trace(chosen[0])
+    if args.out is not None:
+        print(f"wrote {render_episode(trace, args.out, args.max_voxels)}")
+    if args.rrd is not None:
+        from embodmem.memory import EmbodiedMemory
+        from embodmem.viz.rerun_export import write_rrd
+        from embodmem.viz.scene_data import scene_data
+
+        data = scene_data(EmbodiedMemory.from_dict(trace["memory"]), args.max_voxels)
+        print(f"wrote {write_rrd(data, args.rrd, trace)}")
     return 0
 
 
@@ -203,6 +215,9 @@ def _add_viz(sub: Any) -> None:
     )
     p.add_argument("--out", type=Path, default=None, help="self-contained HTML page to write")
     p.add_argument("--png", type=Path, default=None, help="plan view + 3D view PNG to write")
+    p.add_argument(
+        "--rrd", type=Path, default=None, help="rerun recording to write (needs rerun-sdk)"
+    )
     p.add_argument("--query", default=None, help="highlight the hits of this text query")
     p.add_argument(
         "--explode",

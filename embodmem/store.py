@@ -171,8 +171,8 @@ def existing_kind(path: Path) -> str:
 def check_target(path: str | Path, force: bool = False, kind: str = "snapshot") -> Path:
     """The path a save may write, checked before any work: raises `OutputError` for a directory,
     a device or other special file, a parent that is not a folder, and (unless `force`) for an
-    existing file that is not embodmem's own (`kind`: "snapshot", "graphml", or "html" / "png"
-    for pictures: any HTML page or PNG image may be replaced)."""
+    existing file that is not embodmem's own (`kind`: "snapshot", "graphml", or "html" / "png" /
+    "rrd" for pictures: any HTML page, PNG image or rerun recording may be replaced)."""
     path = Path(path)
     if path.is_symlink():
         path = path.resolve()
@@ -213,6 +213,7 @@ _OUTPUT_MAGIC: dict[str, tuple[str, tuple[bytes, ...]]] = {
     "graphml": ("a GraphML file", (b"<?xml",)),
     "html": ("an HTML page", (b"<!doctype html", b"<html")),
     "png": ("a PNG image", (b"\x89png\r\n\x1a\n",)),
+    "rrd": ("a rerun recording", (b"rrf2",)),
 }
 
 

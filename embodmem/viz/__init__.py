@@ -35,12 +35,14 @@ def render(
     explode: float = 0.0,
     max_voxels: int = DEFAULT_MAX_VOXELS,
     title: str = "memory",
+    rrd: str | Path | None = None,
 ) -> list[Path]:
-    """Write the HTML page and/or the PNG of `memory`; both are made in memory first and each
-    file is replaced atomically, so a failure leaves no half-written output. Returns the paths
-    written. An empty scene graph (nothing to draw) raises `ValidationError`."""
-    if html is None and png is None:
-        raise ValidationError("outputs", None, "give an HTML path, a PNG path or both")
+    """Write the HTML page, the PNG and/or the rerun recording (`rrd`, needs rerun-sdk) of
+    `memory`; each is made first and its file replaced atomically, so a failure leaves no
+    half-written output. Returns the paths written. An empty scene graph (nothing to draw)
+    raises `ValidationError`."""
+    if html is None and png is None and rrd is None:
+        raise ValidationError("outputs", None, "give an HTML, a PNG or a rerun (.rrd) path")
     explode = validate.finite_float("explode", explode, MAX_EXPLODE)
     if explode < 0:
         raise ValidationError("explode", explode, "expected a layer offset >= 0 m")
@@ -59,4 +61,9 @@ def render(
         outputs.append((Path(png), render_png(data, explode, title)))
     for path, payload in outputs:
         atomic_write(path, payload)
-    return [path for path, _ in outputs]
+    written = [path for path, _ in outputs]
+    if rrd is not None:  # the optional rerun backend (rerun-sdk)
+        from embodmem.viz.rerun_export import write_rrd
+
+        written.append(write_rrd(data, rrd))
+    return written
