@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEB_PKGS := libusb-1.0-0 chromium chromium-driver  # chromium: tests/test_viz_browser.py
+DEB_PKGS += cmake g++ python3.11-dev  # make ros: colcon, rosidl's generated C, Python headers
 
-.PHONY: setup demo test test-all lint bench clean
+.PHONY: setup demo test test-all lint bench clean ros
 
 setup: $(STAMP)
 
@@ -30,15 +31,30 @@ demo: setup
 	$(VENV)/bin/embodmem run-suite --suite complex --memory full --episodes 12 --workers 2 --quiet --out out/demo-full
 	$(VENV)/bin/embodmem compare out/demo-none out/demo-full --plot out/demo-compare.png
 
-test: setup
+test: setup ros
 	$(PY) -m pytest -q
 
-test-all: setup
+test-all: setup ros
 	$(PY) -m pytest -q -m "slow or not slow"
 
 lint: setup
-	$(VENV)/bin/ruff check embodmem sim tests experiments
-	$(VENV)/bin/ruff format --check embodmem sim tests experiments
+	$(VENV)/bin/ruff check embodmem sim tests experiments ros2_ws
+	$(VENV)/bin/ruff format --check embodmem sim tests experiments ros2_ws
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache ros2_ws/build ros2_ws/install ros2_ws/log
+
+# ros2_ws: the ROS 2 workspace, built with colcon on the pip ROS 2 Jazzy of the venv (the [ros]
+# extra), which is the underlay: no /opt/ros. Rebuilt only when its sources or the venv change.
+ROS_STAMP := ros2_ws/install/.built
+ROS_SRC := $(shell find ros2_ws/src -type f -not -path '*/__pycache__/*') configs/ros_memory_server.yaml
+ROS_ENV := PATH="$(abspath $(VENV))/bin:$$PATH" VIRTUAL_ENV="$(abspath $(VENV))" \
+	AMENT_PREFIX_PATH="$(abspath $(VENV))" CMAKE_PREFIX_PATH="$(abspath $(VENV))"
+
+ros: $(ROS_STAMP)
+
+$(ROS_STAMP): $(STAMP) $(ROS_SRC) ros2_ws/fix_pip_ros.py
+	$(PY) ros2_ws/fix_pip_ros.py
+	cd ros2_ws && $(ROS_ENV) colcon build --event-handlers console_cohesion- console_stderr- \
+	  --cmake-args -DBUILD_TESTING=OFF
+	@touch $@
