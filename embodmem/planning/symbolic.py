@@ -278,6 +278,7 @@ class _Planning:
         target = self.find(whole, "sliceable")
         knife = self.held if self.label(self.held) in KNIVES else self.find(KNIVES, "pickupable")
         self.get(knife)
+        self.open_container(target)  # a potato in a closed microwave is sliced there, door open
         self.add("navigate_to", target=target)
         self.add("slice", target=target)
         self.add("drop")
