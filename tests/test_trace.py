@@ -66,3 +66,16 @@ def test_a_trace_round_trips_and_a_bad_file_is_refused(traced, tmp_path: Path) -
         load_trace(tmp_path / "bad.json")
     with pytest.raises(SnapshotError, match="missing.json"):
         load_trace(tmp_path / "missing.json")
+
+
+def test_run_suite_viz_records_the_first_episodes_only(tmp_path: Path) -> None:
+    from embodmem.cli import main
+
+    args = ["run-suite", "--suite", "complex", "--episodes", "2", "--viz", "1", "--quiet"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    assert [p.name for p in (tmp_path / "states").iterdir()] == ["00000.json"]
+    page = (tmp_path / "viz" / "00000.html").read_text()
+    assert 'id="embodmem-trace"' in page and "<script src=" not in page
+    episodes = (tmp_path / "episodes.jsonl").read_text()
+    assert '"trace"' not in episodes  # the trace goes to states/, not into the results
+    assert main(["viz", str(tmp_path), "--episode", "1", "--out", str(tmp_path / "x.html")]) == 2
