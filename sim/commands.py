@@ -15,6 +15,7 @@ from embodmem.cli import add_output_options, summary_table
 from embodmem.errors import ValidationError
 from embodmem.memory import EmbodiedMemory
 from embodmem.store import check_target
+from sim import ros_up
 from sim.demo import run_demo
 from sim.tasks.session import PERCEPTIONS
 from sim.thor import observation_from_metadata, region_of_scene
@@ -178,8 +179,10 @@ def _add_run_suite(sub: Any) -> None:
 
 
 def register(sub: Any) -> None:
-    """Add `ingest-thor`, `demo`, `run-suite` and `compare` to the embodmem command line."""
+    """Add `ingest-thor`, `demo`, `run-suite`, `compare` and `ros up` to the embodmem command
+    line."""
     _add_run_suite(sub)
+    ros_up.register(sub)
     p = sub.add_parser("ingest-thor", help="build long-term memory from AI2-THOR metadata dumps")
     p.add_argument("paths", nargs="+", type=Path, help="scene JSON, episode JSONL, or folders")
     p.add_argument("--out", required=True, type=Path, help="snapshot to write (.json/.sqlite)")

@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "ros2_ws" / "install"
 SETUP = INSTALL / "setup.bash"
 DOMAIN_ID = 10 + os.getpid() % 90  # distinct per test process; 0-101 map to standard ports
+# Each test module takes its own domain (DOMAIN_ID + its offset): the Fast DDS participants a
+# module leaves in this process (shared-memory segments included) cannot deafen the next one.
 SHM = Path("/dev/shm")
 
 
@@ -32,14 +34,14 @@ def built() -> bool:
     return SETUP.is_file()
 
 
-def workspace_env() -> dict[str, str]:
+def workspace_env(offset: int = 0) -> dict[str, str]:
     """This process's environment after `source ros2_ws/install/setup.bash`, on the test
-    domain and localhost only."""
+    domain (DOMAIN_ID + `offset`, one per test module) and localhost only."""
     out = subprocess.run(
         ["bash", "-c", f'source "{SETUP}" && env -0'], capture_output=True, check=True
     ).stdout
     env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
-    env.update(ROS_DOMAIN_ID=str(DOMAIN_ID), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    env.update(ROS_DOMAIN_ID=str(DOMAIN_ID + offset), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     return env
 
 
@@ -135,9 +137,10 @@ class NodeProcess:
 
 
 class Client:
-    """A client node whose executor spins in a thread; services answer through `call`."""
+    """A client node on `domain` (its test module's) whose executor spins in a thread;
+    services answer through `call`."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, domain: int = DOMAIN_ID) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
@@ -145,7 +148,7 @@ class Client:
         self.context = rclpy.Context()
         rclpy.init(
             context=self.context,
-            domain_id=DOMAIN_ID,
+            domain_id=domain,
             signal_handler_options=SignalHandlerOptions.NO,
         )
         self.node = rclpy.create_node(name, context=self.context)

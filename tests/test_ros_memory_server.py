@@ -33,6 +33,7 @@ if not rh.built():
     pytest.skip("ros2_ws is not built: run `make ros`", allow_module_level=True)
 ENV = rh.workspace_env()
 rh.activate(ENV)
+DOMAIN = int(ENV["ROS_DOMAIN_ID"])
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from embodmem_interfaces.msg import ObjectObservationArray, SceneGraphUpdate  # noqa: E402
@@ -146,7 +147,7 @@ def server(ros_session: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def client(ros_session: None) -> Iterator[rh.Client]:
-    c = rh.Client("embodmem_test_client")
+    c = rh.Client("embodmem_test_client", DOMAIN)
     yield c
     c.close()
 
@@ -414,7 +415,7 @@ def test_killed_server_restarts_from_its_autosave(
         )
         rh.wait_for(lambda: EmbodiedMemory.load(snapshot).observations == 1, 10, "saved")
         first.kill()
-    fresh = rh.Client("embodmem_restart_client")  # knows nothing of the killed server
+    fresh = rh.Client("embodmem_restart_client", DOMAIN)  # knows nothing of the killed server
     try:
         with rh.node_process(args, ENV, tmp_path / "second.log") as second:
             restored = fresh.call(GetSceneGraph, "/robot/get_scene_graph")

@@ -26,5 +26,10 @@ setup(
     maintainer_email="embodmem@example.com",
     description="ROS 2 nodes that keep and serve an embodmem.EmbodiedMemory.",
     license="MIT",
-    entry_points={"console_scripts": [f"memory_server = {PACKAGE}.memory_server:main"]},
+    entry_points={
+        "console_scripts": [
+            f"{name} = {PACKAGE}.{name}:main"
+            for name in ("memory_server", "thor_bridge", "planner_node")
+        ]
+    },
 )

@@ -23,9 +23,7 @@ Run: `source ros2_ws/install/setup.bash && python -m embodmem_ros.memory_server 
 from __future__ import annotations
 
 import re
-import signal
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,12 +31,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from embodmem_interfaces.msg import ObjectObservationArray, SceneGraphUpdate
 from embodmem_interfaces.srv import GetContext, GetSceneGraph, LoadMemory, QueryMemory, SaveMemory
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
@@ -47,7 +43,6 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -59,6 +54,7 @@ from embodmem.memory import EmbodiedMemory
 from embodmem.types import Observation, Pose
 from embodmem_ros import convert
 from embodmem_ros.markers import marker_array
+from embodmem_ros.spin import run_node
 from embodmem_ros.updates import UpdateTracker
 
 NAMESPACE = "embodmem"
@@ -324,35 +320,8 @@ class MemoryServer(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the server until SIGTERM / SIGINT (own handlers: rclpy's left nodes hanging)."""
-    rclpy.init(
-        args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO
-    )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        node = MemoryServer()
-    except EmbodmemError as exc:
-        print(f"memory_server: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 1
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        while not stop.is_set():
-            try:
-                executor.spin_once(timeout_sec=0.1)
-            except ExternalShutdownException:
-                break
-            except Exception as exc:  # a bug in one callback must not stop the others
-                node.get_logger().error(f"callback failed: {type(exc).__name__}: {exc}")
-    finally:
-        node.close()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the server until SIGTERM / SIGINT, saving once more on the way out."""
+    return run_node("memory_server", lambda stop: MemoryServer(), args, close=MemoryServer.close)
 
 
 if __name__ == "__main__":
