@@ -11,6 +11,7 @@ rebuilds the objects memory held after frame i.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +102,8 @@ class MemoryTrace:
 
     def state_at(self, index: int) -> dict[str, dict[str, Any]]:
         """The objects memory held after frame `index`: id -> {label, position}."""
-        objects: dict[str, dict[str, Any]] = {}
-        for frame in self.frames[: index + 1]:
-            for node_id, rec in frame["new"].items():
-                objects[node_id] = dict(rec)
-            for node_id, pos in frame["moved"].items():
-                if node_id in objects:
-                    objects[node_id]["position"] = pos
-            for node_id in frame["gone"]:
-                objects.pop(node_id, None)
-        return objects
+        *_, objects = replay(self.frames[: index + 1])  # frame 0 always exists
+        return dict(objects)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form, with the memory as it is now (the episode's last state)."""
@@ -122,6 +115,21 @@ class MemoryTrace:
             "frames": self.frames,
             "memory": self.memory.to_dict(),
         }
+
+
+def replay(frames: list[dict[str, Any]]) -> Iterator[dict[str, dict[str, Any]]]:
+    """The objects memory held after each frame in turn (id -> {label, position}); the same
+    dict is updated and yielded each time, so copy what is kept."""
+    objects: dict[str, dict[str, Any]] = {}
+    for frame in frames:
+        for node_id, rec in frame["new"].items():
+            objects[node_id] = dict(rec)
+        for node_id, pos in frame["moved"].items():
+            if node_id in objects:
+                objects[node_id]["position"] = pos
+        for node_id in frame["gone"]:
+            objects.pop(node_id, None)
+        yield objects
 
 
 def save_trace(doc: dict[str, Any], path: str | Path) -> Path:

@@ -37,10 +37,9 @@ def built() -> bool:
 def workspace_env(offset: int = 0) -> dict[str, str]:
     """This process's environment after `source ros2_ws/install/setup.bash`, on the test
     domain (DOMAIN_ID + `offset`, one per test module) and localhost only."""
-    out = subprocess.run(
-        ["bash", "-c", f'source "{SETUP}" && env -0'], capture_output=True, check=True
-    ).stdout
-    env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    from sim.ros_up import workspace_env as sourced
+
+    env = sourced(SETUP)
     env.update(ROS_DOMAIN_ID=str(DOMAIN_ID + offset), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     return env
 

@@ -57,66 +57,30 @@ def _compact(trace: dict[str, Any]) -> dict[str, Any]:
 
 
 def _playback_traces() -> list[dict[str, Any]]:
-    marker = {"size": 4, "color": "#333344"}
+    """The traces the page fills at each step (empty and hidden until the slider moves)."""
     return [
-        {
-            "type": "scatter3d",
-            "mode": "markers",
-            "name": "memory at this step",
-            "x": [],
-            "y": [],
-            "z": [],
-            "text": [],
-            "hoverinfo": "text",
-            "marker": marker,
-            "meta": {"kind": "playback"},
-            "visible": False,
-        },
-        {
-            "type": "scatter3d",
-            "mode": "markers",
-            "name": "appeared or moved",
-            "x": [],
-            "y": [],
-            "z": [],
-            "hoverinfo": "skip",
-            "marker": {
-                "size": 11,
-                "color": "rgba(0,0,0,0)",
-                "line": {"color": QUERY_COLOUR, "width": 3},
-            },
-            "meta": {"kind": "playback-changed"},
-            "visible": False,
-        },
-        {
-            "type": "scatter3d",
-            "mode": "markers",
-            "name": "named by the planner",
-            "x": [],
-            "y": [],
-            "z": [],
-            "hoverinfo": "skip",
-            "marker": {
-                "size": 15,
-                "color": "rgba(0,0,0,0)",
-                "line": {"color": RETRIEVED_COLOUR, "width": 3},
-            },
-            "meta": {"kind": "playback-planned"},
-            "visible": False,
-        },
-        {
-            "type": "scatter3d",
-            "mode": "markers",
-            "name": "agent",
-            "x": [],
-            "y": [],
-            "z": [],
-            "hoverinfo": "skip",
-            "marker": {"size": 7, "color": AGENT_COLOUR, "symbol": "diamond"},
-            "meta": {"kind": "playback-agent"},
-            "visible": False,
-        },
+        _empty_trace(
+            "memory at this step", "playback", {"size": 4, "color": "#333344"}, hover="text"
+        ),
+        _empty_trace("appeared or moved", "playback-changed", _ring(11, QUERY_COLOUR)),
+        _empty_trace("named by the planner", "playback-planned", _ring(15, RETRIEVED_COLOUR)),
+        _empty_trace(
+            "agent", "playback-agent", {"size": 7, "color": AGENT_COLOUR, "symbol": "diamond"}
+        ),
     ]
+
+
+def _ring(size: int, colour: str) -> dict[str, Any]:
+    return {"size": size, "color": "rgba(0,0,0,0)", "line": {"color": colour, "width": 3}}
+
+
+def _empty_trace(name: str, kind: str, marker: dict[str, Any], hover: str = "skip") -> dict:
+    trace: dict[str, Any] = {"type": "scatter3d", "mode": "markers", "name": name}
+    trace |= {"x": [], "y": [], "z": [], "hoverinfo": hover, "marker": marker}
+    trace |= {"meta": {"kind": kind}, "visible": False}
+    if hover == "text":
+        trace["text"] = []
+    return trace
 
 
 def _header(trace: dict[str, Any], title: str) -> str:

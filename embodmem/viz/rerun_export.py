@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from embodmem.errors import ValidationError
+from embodmem.trace import replay
 from embodmem.viz import layout
 from embodmem.viz.style import (
     AGENT_COLOUR,
@@ -115,16 +116,9 @@ def _log_state(rr: Any, rec: Any, data: dict[str, Any]) -> None:
 
 
 def _log_trace(rr: Any, rec: Any, trace: dict[str, Any]) -> None:
-    objects: dict[str, dict[str, Any]] = {}
-    for k, frame in enumerate(trace["frames"]):
+    frames = trace["frames"]
+    for k, (frame, objects) in enumerate(zip(frames, replay(frames), strict=True)):
         rec.set_time("step", sequence=k)
-        for node_id, item in frame["new"].items():
-            objects[node_id] = dict(item)
-        for node_id, where in frame["moved"].items():
-            if node_id in objects:
-                objects[node_id]["position"] = where
-        for node_id in frame["gone"]:
-            objects.pop(node_id, None)
         ids = sorted(objects)
         rec.log(
             "episode/memory",
