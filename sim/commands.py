@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
-from embodmem.cli import add_output_options, summary_table
+from embodmem.cli import add_output_options, positive_int, summary_table
 from embodmem.errors import ValidationError
 from embodmem.memory import EmbodiedMemory
 from embodmem.store import check_target
@@ -81,6 +81,30 @@ def _ingest_thor(args: argparse.Namespace) -> int:
     mem = ingest(args.paths, visible_only=args.visible_only, progress=not args.quiet)
     out = mem.save(args.out, force=args.force, keep_last=args.keep)
     print(summary_table(mem))
+    print(f"wrote {out}")
+    return 0
+
+
+def _ingest_bag(args: argparse.Namespace) -> int:
+    """A recorded ROS 2 bag replayed into a new memory (no ROS needed), saved as a snapshot."""
+    from embodmem.config import MemoryConfig
+    from sim.bags import ingest_bag
+
+    check_target(args.out, args.force)
+    config = MemoryConfig.from_yaml(args.config) if args.config else None
+    memory, report = ingest_bag(
+        args.bag,
+        config,
+        topics=args.topics,
+        world_frame=args.world_frame,
+        max_objects=args.max_objects,
+        max_points=args.max_points,
+        progress=not args.quiet,
+    )
+    print(report.table())
+    print()
+    print(summary_table(memory))
+    out = memory.save(args.out, force=args.force, keep_last=args.keep)
     print(f"wrote {out}")
     return 0
 
@@ -178,9 +202,45 @@ def _add_run_suite(sub: Any) -> None:
     p.set_defaults(func=_compare)
 
 
+def _add_ingest_bag(sub: Any) -> None:
+    from embodmem.ros_messages import MAX_OBJECTS, MAX_POINTS
+    from sim.bags import READERS
+
+    p = sub.add_parser(
+        "ingest-bag",
+        help="replay a recorded ROS 2 bag (mcap / sqlite3) into a memory snapshot, without ROS",
+        description="Read a rosbag2 (a folder with metadata.yaml, or a .mcap / .db3 file) with "
+        f"the pure-Python rosbags package: every {', '.join(READERS)} topic (or --topics) in "
+        "recording order, read as the memory server reads them. Malformed messages are counted "
+        "and dropped. Prints what each topic gave and the memory's summary.",
+    )
+    p.add_argument("bag", type=Path, help="rosbag2 folder or .mcap / .db3 file")
+    p.add_argument("--out", required=True, type=Path, help="snapshot to write (.json/.sqlite)")
+    p.add_argument("--topics", nargs="+", default=None, help="only these topics (default: all)")
+    p.add_argument(
+        "--world-frame", default="map", help="frame every message must be in (default map)"
+    )
+    p.add_argument(
+        "--max-objects",
+        type=positive_int,
+        default=MAX_OBJECTS,
+        help=f"detection messages with more objects are dropped (default {MAX_OBJECTS})",
+    )
+    p.add_argument(
+        "--max-points",
+        type=positive_int,
+        default=MAX_POINTS,
+        help=f"point clouds with more points are dropped (default {MAX_POINTS:,})",
+    )
+    p.add_argument("--config", type=Path, default=None, help="memory YAML (configs/memory.yaml)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_options(p)
+    p.set_defaults(func=_ingest_bag)
+
+
 def register(sub: Any) -> None:
-    """Add `ingest-thor`, `demo`, `run-suite`, `compare` and `ros up` to the embodmem command
-    line."""
+    """Add `ingest-thor`, `ingest-bag`, `demo`, `run-suite`, `compare` and `ros up` to the
+    embodmem command line."""
     _add_run_suite(sub)
     ros_up.register(sub)
     p = sub.add_parser("ingest-thor", help="build long-term memory from AI2-THOR metadata dumps")
@@ -190,6 +250,7 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output_options(p)
     p.set_defaults(func=_ingest_thor)
+    _add_ingest_bag(sub)
     p = sub.add_parser(
         "demo", help="the agent solves ALFRED tasks in one iTHOR scene, one memory carried along"
     )

@@ -44,10 +44,19 @@ def workspace_env(offset: int = 0) -> dict[str, str]:
     return env
 
 
+ACTIVATED = ("LD_LIBRARY_PATH", "AMENT_PREFIX_PATH", "ROS_DOMAIN_ID")  # what activate() sets
+
+
+def plain_env() -> dict[str, str]:
+    """This process's environment without the workspace: what a new interpreter gets when no
+    ROS setup was sourced."""
+    return {k: v for k, v in os.environ.items() if k not in (*ACTIVATED, "PYTHONPATH")}
+
+
 def activate(env: dict[str, str]) -> None:
     """Make the workspace's packages importable here (sys.path, environment for type-support
     lookups, preloaded interface libraries)."""
-    for key in ("LD_LIBRARY_PATH", "AMENT_PREFIX_PATH", "ROS_DOMAIN_ID"):
+    for key in ACTIVATED:
         os.environ[key] = env[key]
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     for entry in reversed(env.get("PYTHONPATH", "").split(os.pathsep)):

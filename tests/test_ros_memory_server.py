@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -20,10 +22,11 @@ import numpy as np
 import pytest
 import yaml
 
-from embodmem import EmbodiedMemory, MemoryConfig, Observation, Pose, graph_io
+from embodmem import EmbodiedMemory, MemoryConfig, Observation, Pose, graph_io, ros_messages
 from embodmem.errors import ValidationError
 from embodmem.types import yaw_quat
 from embodmem.viz.style import CATEGORIES, rgba
+from sim.bags import DETECTIONS, ODOMETRY, POINTS, STORAGES, BagWriter
 from sim.thor import observation_from_metadata
 from tests import ros_harness as rh
 from tests.floorplan1 import APPLE, FRIDGE, START
@@ -52,7 +55,7 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 from sensor_msgs.msg import PointCloud2, PointField  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
+from std_msgs.msg import Header, String  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 NS = 10**9
@@ -176,7 +179,7 @@ def wait_matched(publisher: Any, what: str) -> None:
 def graph_stamp(client: rh.Client) -> int:
     """The served memory's last observation time (ns)."""
     r = client.call(GetSceneGraph, "/embodmem/get_scene_graph")
-    return convert.stamp_to_ns(r.header.stamp)
+    return ros_messages.stamp_to_ns(r.header.stamp)
 
 
 def apply_updates(updates: list[SceneGraphUpdate]) -> dict[str, dict] | None:
@@ -430,7 +433,7 @@ def test_observation_survives_the_message_bit_exact(stream: list[tuple[str, Obse
     for _, obs in stream:
         msg = convert.observation_to_msg(obs, FRAME)
         wire = deserialize_message(serialize_message(msg), ObjectObservationArray)
-        back = convert.observation_from_msg(wire, "/" + FRAME, None, 1000, 10**6)
+        back = ros_messages.observation_from_msg(wire, "/" + FRAME, None, 1000, 10**6)
         assert back.objects == obs.objects and back.agent_pose == obs.agent_pose
         assert (back.region, back.action, back.time_ns) == (obs.region, obs.action, obs.time_ns)
         if obs.points is None:
@@ -440,17 +443,74 @@ def test_observation_survives_the_message_bit_exact(stream: list[tuple[str, Obse
             if obs.point_object_index is not None:
                 assert np.array_equal(back.point_object_index, obs.point_object_index)
     with pytest.raises(ValidationError, match="header.frame_id"):
-        convert.observation_from_msg(msg, "odom", None, 1000, 10**6)
+        ros_messages.observation_from_msg(msg, "odom", None, 1000, 10**6)
     with pytest.raises(ValidationError, match="at most 1"):
-        convert.observation_from_msg(msg, FRAME, None, 1, 10**6)
+        ros_messages.observation_from_msg(msg, FRAME, None, 1, 10**6)
+
+
+INTERFACE_MSGS = rh.INSTALL / "embodmem_interfaces" / "share" / "embodmem_interfaces" / "msg"
+# Run in a fresh interpreter without the workspace: ingest-bag must not need ROS.
+INGEST_WITHOUT_ROS = """
+import sys
+from embodmem.cli import main
+rc = main(sys.argv[1:])
+ros = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "embodmem_interfaces",
+             "embodmem_ros", "sensor_msgs", "nav_msgs", "std_msgs", "geometry_msgs"))
+assert not ros, ros
+sys.exit(rc)
+"""
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_a_recorded_bag_gives_the_memory_what_the_topics_give(
+    stream: list[tuple[str, Observation]], tmp_path: Path, storage: str
+) -> None:
+    bag = tmp_path / "robot_bag"
+    odom = Odometry(header=Header(stamp=convert.ns_to_stamp(3 * NS + 1), frame_id=FRAME))
+    odom.pose.pose = convert.pose_to_msg(ODOM_POSE)
+    nan_pose = convert.observation_to_msg(dataclasses.replace(stream[0][1], time_ns=5 * NS), FRAME)
+    nan_pose.agent_pose.position.x = math.nan
+    with BagWriter(bag, [INTERFACE_MSGS], storage) as writer:
+        for topic, obs in stream:
+            if topic == "points":
+                header = Header(stamp=convert.ns_to_stamp(obs.time_ns), frame_id=FRAME)
+                cloud = convert.points_to_cloud(obs.points, header)
+                writer.write("/embodmem/points", POINTS, obs.time_ns, serialize_message(cloud))
+                continue
+            msg = convert.observation_to_msg(obs, FRAME)
+            if topic == "detections_odom":  # its pose comes from the odometry before it
+                msg.has_agent_pose = False
+                writer.write("/odom", ODOMETRY, obs.time_ns - 1, serialize_message(odom))
+            writer.write("/embodmem/detections", DETECTIONS, obs.time_ns, serialize_message(msg))
+        writer.write("/embodmem/detections", DETECTIONS, 5 * NS, serialize_message(nan_pose))
+        chatter = String(data="not for memory")
+        writer.write("/chatter", "std_msgs/msg/String", 6 * NS, serialize_message(chatter))
+
+    config = tmp_path / "memory.yaml"
+    config.write_text("memory:\n  embedder: hashing\n")
+    out = tmp_path / "replayed.json"
+    args = ["ingest-bag", str(bag), "--out", str(out), "--config", str(config), "--quiet"]
+    done = subprocess.run(
+        [sys.executable, "-c", INGEST_WITHOUT_ROS, *args],
+        env=rh.plain_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    direct = direct_memory(stream)
+    assert canonical(EmbodiedMemory.load(out).to_dict()) == canonical(direct.to_dict())
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if "| /" in line}
+    assert set(rows) == {"/embodmem/detections", "/embodmem/points", "/odom"}  # not /chatter
+    assert "agent_pose.position[] (1)" in rows["/embodmem/detections"]
 
 
 def test_point_cloud_layouts() -> None:
     pts = np.arange(18, dtype=np.float64).reshape(6, 3) / 4
     cloud = convert.points_to_cloud(pts, Header(), np.array([0, 1, -1, 0, 1, -1]), np.float64)
-    xyz, index = convert.cloud_to_points(cloud, 10)
+    xyz, index = ros_messages.cloud_to_points(cloud, 10)
     assert np.array_equal(xyz, pts) and index.tolist() == [0, 1, -1, 0, 1, -1]
-    assert convert.cloud_to_points(cloud, 10, with_index=False)[1] is None
+    assert ros_messages.cloud_to_points(cloud, 10, with_index=False)[1] is None
     # An organised 2 x 3 big-endian float32 cloud with padding in every point and row, one
     # invalid (NaN) point.
     step, row = 16, 16 * 3 + 8
@@ -467,17 +527,17 @@ def test_point_cloud_layouts() -> None:
         PointField(name=name, offset=4 + 4 * i, datatype=PointField.FLOAT32, count=1)
         for i, name in enumerate("xyz")
     ]
-    xyz, index = convert.cloud_to_points(organised, 10)
+    xyz, index = ros_messages.cloud_to_points(organised, 10)
     assert index is None and np.array_equal(xyz, np.delete(pts, 4, axis=0).astype(np.float32))
     with pytest.raises(ValidationError, match="at most 5"):
-        convert.cloud_to_points(organised, 5)
+        ros_messages.cloud_to_points(organised, 5)
     organised.fields = organised.fields[:2]
     with pytest.raises(ValidationError, match="no field 'z'"):
-        convert.cloud_to_points(organised, 10)
+        ros_messages.cloud_to_points(organised, 10)
     short = convert.points_to_cloud(pts, Header())
     short.height = 2
     with pytest.raises(ValidationError, match="points.data"):
-        convert.cloud_to_points(short, 100)
+        ros_messages.cloud_to_points(short, 100)
 
 
 def test_incremental_updates_rebuild_the_graph(stream: list[tuple[str, Observation]]) -> None:

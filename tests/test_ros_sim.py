@@ -5,9 +5,12 @@ solves an ALFRED task through the ExecuteTask action, driving the bridge's step 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,13 +28,13 @@ DOMAIN = int(ENV["ROS_DOMAIN_ID"])
 from action_msgs.msg import GoalStatus  # noqa: E402
 from embodmem_interfaces.action import ExecuteTask  # noqa: E402
 from embodmem_interfaces.srv import QueryMemory, ThorStep  # noqa: E402
-from embodmem_ros import convert  # noqa: E402
 from embodmem_ros.planner_node import find_task  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 
+from embodmem import EmbodiedMemory, ros_messages  # noqa: E402
 from embodmem.errors import ValidationError  # noqa: E402
 from sim.tasks import load_alfred_default  # noqa: E402
 from sim.thor import observation_from_metadata  # noqa: E402
@@ -88,14 +91,57 @@ def test_bridge_feeds_the_memory_server(client: rh.Client) -> None:
 
     rh.wait_for(lambda: remembered() >= visible, 20, f"the memory server remembers {visible}")
     rh.wait_for(lambda: clouds and odometry, 20, "a point cloud and odometry")
-    points, _ = convert.cloud_to_points(clouds[-1], 10**6)
+    points, _ = ros_messages.cloud_to_points(clouds[-1], 10**6)
     assert len(points) > 100
     camera = observation_from_metadata(meta).agent_pose  # where the last step left the robot
-    rh.wait_for(lambda: convert.pose_from_odometry(odometry[-1], "map") == camera, 20, "odometry")
+    rh.wait_for(
+        lambda: ros_messages.pose_from_odometry(odometry[-1], "map") == camera, 20, "odometry"
+    )
 
     for action_json, why in (("not json", "action_json"), ('{"action": "Fly"}', "Invalid action")):
         refused = client.call(ThorStep, "/embodmem/thor_step", action_json=action_json)
         assert not refused.success and why in refused.message and not refused.metadata_json
+
+
+def test_bridge_records_a_bag_that_replays_without_ros(
+    nodes: dict[str, rh.NodeProcess], client: rh.Client, tmp_path: Path
+) -> None:
+    bag = tmp_path / "bridge_bag"
+    args = ["-m", "embodmem_ros.thor_bridge", "--ros-args", "-r", "__ns:=/recorder"]
+    args += ["-p", "publish_rate_hz:=0.0", "-p", f"bag_path:={bag}"]  # after actions only
+    seen: set[str] = set()
+    actions = ("RotateLeft", "MoveAhead", "LookDown", "RotateRight")
+    with rh.node_process(args, ENV, tmp_path / "recorder.log"):
+        for action in actions:
+            r = client.call(
+                ThorStep, "/recorder/thor_step", action_json=json.dumps({"action": action})
+            )
+            meta = json.loads(r.metadata_json)
+            seen |= {o["objectId"] for o in meta["objects"] if o["visible"]}
+    assert seen
+
+    out = tmp_path / "bag_memory.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "embodmem.cli",
+            "ingest-bag",
+            str(bag),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        env=rh.plain_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    memory = EmbodiedMemory.load(out)
+    assert {o.source_id for o in memory.scene_graph.objects()} == seen  # what it saw, no more
+    assert memory.observations == 2 * len(actions)  # detections and a depth cloud per action
+    assert "| /odom " in done.stdout and "| /recorder/points " in done.stdout
 
 
 def test_find_task() -> None:

@@ -11,10 +11,10 @@ Names are relative to the node's namespace (`/embodmem` unless remapped with `-r
 - saves to `snapshot_path` every `autosave_period_s` when the memory changed, and on exit; on
   start restores that snapshot when it exists (`load_on_start`).
 
-The node converts and calls the memory, nothing more (conversions: `embodmem_ros.convert`). A
-malformed message (NaN pose, unknown frame, empty or oversized cloud, bad JSON) is logged and
-dropped before the memory changes; a failed request answers success=false with the reason.
-Messages must be in `world_frame`: no TF lookups are made.
+The node converts and calls the memory, nothing more (reading: `embodmem.ros_messages`; writing:
+`embodmem_ros.convert`). A malformed message (NaN pose, unknown frame, empty or oversized cloud,
+bad JSON) is logged and dropped before the memory changes; a failed request answers
+success=false with the reason. Messages must be in `world_frame`: no TF lookups are made.
 
 Run: `source ros2_ws/install/setup.bash && python -m embodmem_ros.memory_server --ros-args
 --params-file configs/ros_memory_server.yaml`.
@@ -49,9 +49,10 @@ from visualization_msgs.msg import MarkerArray
 
 from embodmem import graph_io
 from embodmem.config import MemoryConfig
-from embodmem.errors import EmbodmemError, ValidationError
+from embodmem.errors import EmbodmemError
 from embodmem.memory import EmbodiedMemory
-from embodmem.types import Observation, Pose
+from embodmem.ros_messages import MAX_OBJECTS, MAX_POINTS, MessageReader
+from embodmem.types import Observation
 from embodmem_ros import convert
 from embodmem_ros.markers import marker_array
 from embodmem_ros.spin import run_node
@@ -73,8 +74,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "detections_reliable": (True, "detections QoS reliable (else best effort)"),
     "detections_depth": (100, "detections queue depth (KEEP_LAST)"),
     "sensor_depth": (5, "point cloud and odometry queue depth (KEEP_LAST, best effort)"),
-    "max_objects_per_message": (1000, "larger detection messages are dropped"),
-    "max_points_per_cloud": (2_000_000, "larger point clouds are dropped"),
+    "max_objects_per_message": (MAX_OBJECTS, "larger detection messages are dropped"),
+    "max_points_per_cloud": (MAX_POINTS, "larger point clouds are dropped"),
 }
 
 
@@ -105,13 +106,13 @@ class MemoryServer(Node):
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
         self.world_frame: str = p["world_frame"]
         self.snapshot_path: str = p["snapshot_path"]
-        self.max_objects: int = p["max_objects_per_message"]
-        self.max_points: int = p["max_points_per_cloud"]
+        self.reader = MessageReader(
+            self.world_frame, p["max_objects_per_message"], p["max_points_per_cloud"]
+        )
         self.layer_offset: float = p["layer_offset"]
         self.autosave = p["autosave_period_s"] > 0 and bool(self.snapshot_path)
         self.memory = self._initial_memory(p["load_on_start"])
         self.tracker = UpdateTracker(p["full_update_every"])
-        self.pose: Pose | None = None  # the latest odometry pose
         self.dirty = False  # changed since the last save
         self.dropped: Counter[str] = Counter()  # messages dropped, by topic
         self._warned: dict[tuple[str, str], float] = {}  # (topic, field) -> last warning
@@ -206,26 +207,14 @@ class MemoryServer(Node):
             )
 
     def _on_detections(self, msg: ObjectObservationArray) -> None:
-        self._integrate(
-            "detections",
-            lambda: convert.observation_from_msg(
-                msg, self.world_frame, self.pose, self.max_objects, self.max_points
-            ),
-        )
+        self._integrate("detections", lambda: self.reader.detections(msg))
 
     def _on_points(self, msg: PointCloud2) -> None:
-        def observation() -> Observation:
-            convert.check_frame(msg.header.frame_id, self.world_frame)
-            points, _ = convert.cloud_to_points(msg, self.max_points, with_index=False)
-            if not len(points):
-                raise ValidationError("points", "0 finite points", "empty cloud")
-            return Observation(convert.stamp_to_ns(msg.header.stamp), points=points)
-
-        self._integrate("points", observation)
+        self._integrate("points", lambda: self.reader.points(msg))
 
     def _on_odometry(self, msg: Odometry) -> None:
         try:
-            self.pose = convert.pose_from_odometry(msg, self.world_frame)
+            self.reader.odometry(msg)
         except EmbodmemError as exc:
             self._drop("odometry", exc)
 

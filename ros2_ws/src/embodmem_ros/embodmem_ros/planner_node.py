@@ -34,6 +34,7 @@ from embodmem.memory import EmbodiedMemory
 from embodmem.planning import Agent, make_planner
 from embodmem.planning.executor import StepRecord
 from embodmem.planning.protocol import Plan, Planner, PlanRequest, TaskSpec
+from embodmem.ros_messages import json_object
 from embodmem_ros import convert
 from embodmem_ros.spin import run_node
 from sim.offline.event import Event
@@ -113,7 +114,7 @@ class WatchedPlanner:
 
 def find_task(tasks: list[Task], instruction: str, task_json: str) -> Task:
     """The vendored ALFRED task a goal names (task_json's task_id, else the instruction)."""
-    wanted = convert.json_object(task_json, "task_json").get("task_id")
+    wanted = json_object(task_json, "task_json").get("task_id")
     field, value = ("task_json.task_id", wanted) if wanted else ("instruction", instruction.strip())
     for task in tasks:
         if (task.task_id if wanted else task.instruction) == value:

@@ -9,7 +9,9 @@ Names are relative to the node's namespace (`/embodmem` unless remapped):
   effort: the camera pose) after every action, and again at `publish_rate_hz`;
 - serves `thor_step` (embodmem_interfaces/ThorStep): one THOR action as JSON, or a reset; the
   answer carries THOR's success, error message and the event's full metadata (what a simulated
-  task's goal checker reads; the memory only ever gets the visible objects).
+  task's goal checker reads; the memory only ever gets the visible objects);
+- records everything it publishes into a rosbag2 at `bag_path` when set (`sim.bags.BagWriter`:
+  the CDR bytes as sent, with their definitions; `embodmem ingest-bag` reads it without ROS).
 
 The simulator starts on `scene`, or on the ALFRED valid-seen task `task_id` (its recorded layout
 and start pose, `sim.tasks.episode.start_episode`). The node converts, nothing more.
@@ -22,22 +24,27 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
+from ament_index_python.packages import get_package_share_directory
 from embodmem_interfaces.msg import ObjectObservationArray
 from embodmem_interfaces.srv import ThorStep
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 
 from embodmem.errors import EmbodmemError
+from embodmem.ros_messages import json_object
 from embodmem.types import Observation
 from embodmem_ros import convert
 from embodmem_ros.spin import run_node
+from sim.bags import DETECTIONS, ODOMETRY, POINTS, BagWriter
 from sim.offline import OfflineController
 from sim.tasks import load_alfred_default, start_episode
 from sim.thor_env import observation_from_event
@@ -52,6 +59,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "depth": (True, "render depth (and instance) frames and publish them as points"),
     "point_stride": (4, "back-project every n-th depth pixel in each direction"),
     "publish_rate_hz": (1.0, "republish the current view this often; 0 = after actions only"),
+    "bag_path": ("", "also record everything published to this new rosbag2 folder; '' = none"),
+    "bag_storage": ("mcap", "storage of the recorded bag: mcap or sqlite3"),
 }
 
 
@@ -78,16 +87,40 @@ class ThorBridge(Node):
             p["scene"], render_depth_image=self.depth, render_instance_segmentation=self.depth
         )
         self.event = self._start(p["task_id"])
+        self.bag = self._bag(p["bag_path"], p["bag_storage"])
         reliable = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE
         )
         self.detections = self.create_publisher(ObjectObservationArray, "detections", reliable)
         self.points = self.create_publisher(PointCloud2, "points", qos_profile_sensor_data)
         self.odom = self.create_publisher(Odometry, "/odom", qos_profile_sensor_data)
+        self.types = {self.detections: DETECTIONS, self.points: POINTS, self.odom: ODOMETRY}
         self.create_service(ThorStep, "thor_step", self._step)
         if p["publish_rate_hz"] > 0:
             self.create_timer(1.0 / p["publish_rate_hz"], self._publish)
         self.get_logger().info(f"simulating {self.env.scene} in frame {self.world_frame!r}")
+
+    @staticmethod
+    def _bag(path: str, storage: str) -> BagWriter | None:
+        """The bag recording what is published (definitions from the installed interfaces)."""
+        if not path:
+            return None
+        share = Path(get_package_share_directory("embodmem_interfaces"))
+        return BagWriter(path, [share / "msg"], storage)
+
+    def _send(self, publisher: Any, msg: Any, time_ns: int) -> None:
+        """Publish, and record in the bag when there is one."""
+        publisher.publish(msg)
+        if self.bag is not None:
+            self.bag.write(
+                publisher.topic_name, self.types[publisher], time_ns, serialize_message(msg)
+            )
+
+    def close(self) -> None:
+        """Stop the simulator; finish the bag."""
+        self.env.stop()
+        if self.bag is not None:
+            self.bag.close()
 
     def _start(self, task_id: str) -> Any:
         """The first event: the scene as it is, or the ALFRED task's start."""
@@ -111,18 +144,20 @@ class ThorBridge(Node):
         header = Header(stamp=convert.ns_to_stamp(obs.time_ns), frame_id=self.world_frame)
         cloud = obs.points
         objects = dataclasses.replace(obs, points=None, point_object_index=None)
-        self.detections.publish(convert.observation_to_msg(objects, self.world_frame))
-        if cloud is not None and len(cloud):
-            self.points.publish(convert.points_to_cloud(cloud, header))
         if obs.agent_pose is not None:
             odom = Odometry(header=header, child_frame_id="camera")
             odom.pose.pose = convert.pose_to_msg(obs.agent_pose)
-            self.odom.publish(odom)
+            self._send(self.odom, odom, obs.time_ns)
+        self._send(
+            self.detections, convert.observation_to_msg(objects, self.world_frame), obs.time_ns
+        )
+        if cloud is not None and len(cloud):
+            self._send(self.points, convert.points_to_cloud(cloud, header), obs.time_ns)
 
     def _step(self, request: ThorStep.Request, response: ThorStep.Response) -> Any:
         """Run one action (or reset), publish the view after it, answer with its metadata."""
         try:
-            args = convert.json_object(request.action_json, "action_json")
+            args = json_object(request.action_json, "action_json")
             if request.reset:
                 self.event = self.env.reset(args.pop("scene", None), **args)
             else:
@@ -140,7 +175,7 @@ class ThorBridge(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the bridge until SIGTERM / SIGINT, stopping the simulator on the way out."""
-    return run_node("thor_bridge", lambda stop: ThorBridge(), args, close=lambda n: n.env.stop())
+    return run_node("thor_bridge", lambda stop: ThorBridge(), args, close=ThorBridge.close)
 
 
 if __name__ == "__main__":
