@@ -49,14 +49,23 @@ PLANNER_ARGS = ["-m", "embodmem_ros.planner_node"]
 
 
 @pytest.fixture(scope="module")
-def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, rh.NodeProcess]]:
+def planner_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where planner_node saves its memory after every goal."""
+    return tmp_path_factory.mktemp("planner") / "planner_memory.sqlite"
+
+
+@pytest.fixture(scope="module")
+def nodes(
+    tmp_path_factory: pytest.TempPathFactory, planner_snapshot: Path
+) -> Iterator[dict[str, rh.NodeProcess]]:
     """memory_server, thor_bridge (FloorPlan1) and planner_node, each in its own process."""
     before = rh.shm_files()
     logs = tmp_path_factory.mktemp("ros_sim")
+    planner_args = [*PLANNER_ARGS, "--ros-args", "-p", f"snapshot_path:={planner_snapshot}"]
     with (
         rh.node_process(SERVER_ARGS, ENV, logs / "memory_server.log") as server,
         rh.node_process(BRIDGE_ARGS, ENV, logs / "thor_bridge.log") as bridge,
-        rh.node_process(PLANNER_ARGS, ENV, logs / "planner_node.log") as planner,
+        rh.node_process(planner_args, ENV, logs / "planner_node.log") as planner,
     ):
         yield {"memory_server": server, "thor_bridge": bridge, "planner_node": planner}
     rh.clean_shm(before)
@@ -182,7 +191,7 @@ def execute(
         action.destroy()  # else the client node outlives close() and lingers in the graph
 
 
-def test_planner_solves_an_alfred_task(client: rh.Client) -> None:
+def test_planner_solves_an_alfred_task(client: rh.Client, planner_snapshot: Path) -> None:
     goal = ExecuteTask.Goal(task_json=json.dumps({"task_id": TASK_ID}), max_steps=300)
     t0 = time.monotonic()
     result, feedback, status = execute(client, goal, 240)
@@ -196,6 +205,9 @@ def test_planner_solves_an_alfred_task(client: rh.Client) -> None:
     # The memory server saw the episode too: the mug the agent heated is remembered.
     hits = client.call(QueryMemory, "/embodmem/query", labels=["Mug", "CoffeeMachine"], k=20).hits
     assert {"Mug", "CoffeeMachine"} <= {h.label for h in hits}
+    # And the planner saved its own memory of the goal (snapshot_path).
+    saved = EmbodiedMemory.load(planner_snapshot)
+    assert {"Mug", "CoffeeMachine"} <= {o.label for o in saved.scene_graph.objects()}
 
     unknown, _, status = execute(client, ExecuteTask.Goal(instruction="juggle the fridge"), 20)
     assert not unknown.success and "instruction" in unknown.reason

@@ -2,7 +2,8 @@
 
 A goal names a task: `task_json` `{"task_id": "trial_..."}` (an ALFRED valid-seen task), else
 `instruction` equal to one such task's instruction. `embodmem.planning.Agent` runs it with the
-`planner` (symbolic by default) and the node's one `EmbodiedMemory`, carried from goal to goal.
+`planner` (symbolic by default) and the node's one `EmbodiedMemory`, carried from goal to goal
+(made from `memory_config`, or restored from `snapshot_path` and saved there after each goal).
 Its skills expand into THOR actions (`embodmem.planning.executor`), which `BridgeEnv` sends to
 `thor_bridge` over the `thor_step` service: the simulated robot. Every action answers with the
 event's metadata; the agent perceives only the visible objects in it, the task's goal checker
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,6 +31,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
+from embodmem.config import MemoryConfig
 from embodmem.errors import EmbodmemError, ValidationError
 from embodmem.memory import EmbodiedMemory
 from embodmem.planning import Agent, make_planner
@@ -48,6 +51,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "step_service": ("thor_step", "ThorStep service of the robot (thor_bridge)"),
     "step_timeout_s": (30.0, "seconds one action may take before the goal aborts"),
     "max_steps": (1000, "THOR actions per goal when the goal says 0"),
+    "memory_config": ("", "memory YAML (configs/memory.yaml) of a new memory; '' = defaults"),
+    "snapshot_path": ("", "memory restored at start when present, saved after every goal"),
 }
 
 
@@ -136,7 +141,8 @@ class PlannerNode(Node):
         self.planner_name: str = p["planner"]
         self.max_steps: int = p["max_steps"]
         make_planner(self.planner_name)  # checks the name now, not at the first goal
-        self.memory = EmbodiedMemory()
+        self.snapshot_path: str = p["snapshot_path"]
+        self.memory = self._initial_memory(p["memory_config"])
         self.tasks = load_alfred_default()
         self.env = BridgeEnv(self, p["step_service"], p["step_timeout_s"])
         self.busy = threading.Lock()  # one goal at a time: there is one robot
@@ -151,13 +157,33 @@ class PlannerNode(Node):
         )
         self.get_logger().info(f"{self.planner_name} planner on {self.env.name}")
 
+    def _initial_memory(self, config: str) -> EmbodiedMemory:
+        """The snapshot at snapshot_path when present, else a new memory (memory_config)."""
+        if self.snapshot_path and Path(self.snapshot_path).exists():
+            memory = EmbodiedMemory.load(self.snapshot_path)
+            self.get_logger().info(f"restored {self.snapshot_path}")
+            return memory
+        return EmbodiedMemory(MemoryConfig.from_yaml(config) if config else None)
+
+    def _save(self) -> None:
+        """Save the memory after a goal (atomic: a crash keeps the previous snapshot)."""
+        if not self.snapshot_path:
+            return
+        try:
+            self.memory.save(self.snapshot_path)
+        except (EmbodmemError, OSError) as exc:
+            self.get_logger().error(f"saving {self.snapshot_path} failed: {exc}")
+
     def _goal(self, _: ExecuteTask.Goal) -> GoalResponse:
         return GoalResponse.REJECT if self.busy.locked() else GoalResponse.ACCEPT
 
     def _execute(self, goal: ServerGoalHandle) -> ExecuteTask.Result:
         """Run one task to its end; succeed when its goal holds, else abort with the reason."""
         with self.busy:
-            return self._run(goal)
+            try:
+                return self._run(goal)
+            finally:
+                self._save()
 
     def _run(self, goal: ServerGoalHandle) -> ExecuteTask.Result:
         request, result = goal.request, ExecuteTask.Result()
