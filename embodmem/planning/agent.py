@@ -223,7 +223,7 @@ class _Run:
             self.calls += plan.llm_calls
             self.prompt_tokens += plan.prompt_tokens
             self.completion_tokens += plan.completion_tokens
-            shown = tuple(f"{s.name}({', '.join(s.args().values())})" for s in plan.skills)
+            shown = tuple(s.call() for s in plan.skills)
             bad = None
             if plan.skills and self.agent.verifier:
                 bad = verify(plan.skills, self._nodes(), self.ex.held_node())
@@ -241,7 +241,7 @@ class _Run:
 
 
 def _fmt(skill: Skill, why: str | None) -> str:
-    text = f"{skill.name}({', '.join(skill.args().values())})"
+    text = skill.call()
     return text if why is None else f"{text} -> failed: {why}"
 
 

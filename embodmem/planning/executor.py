@@ -72,6 +72,7 @@ class StepRecord:
     success: bool
     error: str = ""
     visible: tuple[str, ...] = ()
+    skill: str = ""  # the skill the action belongs to, as a call (`pickup(O12)`)
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Executor:
     put_in: dict[str, str] = field(default_factory=dict)  # THOR id -> where this agent put it
     clock_ns: int = 0  # observation time of step 0: just after what the memory last saw
     scope: MemoryScope = field(default_factory=MemoryScope)  # what the planner may remember
+    skill: str = ""  # the skill being run (`run`), as a call
 
     def start(self) -> None:
         """Take in the episode's first event."""
@@ -147,7 +149,9 @@ class Executor:
                 self.put_in[held] = action["objectId"]
         put = ok and action["action"] == "PutObject" and held is not None
         self._sense(event, (held, action["objectId"]) if put else None)  # type: ignore[arg-type]
-        record = StepRecord(self.steps, dict(action), ok, error, tuple(sorted(self.visible)))
+        record = StepRecord(
+            self.steps, dict(action), ok, error, tuple(sorted(self.visible)), self.skill
+        )
         self.log.append(record)
         if self.on_step is not None:
             self.on_step(record)
@@ -227,6 +231,7 @@ class Executor:
         """Run one skill; None when it worked, else why not (for the planner's feedback)."""
         if skill.name == "done":
             return None
+        self.skill = skill.call()
         try:
             if skill.name == "navigate_to":
                 return self.go_to(skill.target)  # type: ignore[arg-type]

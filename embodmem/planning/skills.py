@@ -69,6 +69,10 @@ class Skill:
         """The arguments that are set."""
         return {a: getattr(self, a) for a in ARGUMENTS if getattr(self, a) is not None}
 
+    def call(self) -> str:
+        """The skill as a call, for people: `pickup(O12)`."""
+        return f"{self.name}({', '.join(self.args().values())})"
+
     def to_json(self) -> dict[str, str]:
         """The JSON form `parse_plan` reads back."""
         return {"skill": self.name, **self.args()}

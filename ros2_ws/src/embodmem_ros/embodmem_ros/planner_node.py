@@ -8,7 +8,8 @@ Its skills expand into THOR actions (`embodmem.planning.executor`), which `Bridg
 `thor_bridge` over the `thor_step` service: the simulated robot. Every action answers with the
 event's metadata; the agent perceives only the visible objects in it, the task's goal checker
 reads the full state (as in `embodmem demo`). Feedback after every action: actions so far, the
-latest plan and its first skill, the action's outcome. A cancel stops at the next action.
+skill that action belongs to, the latest plan, the action's outcome. A cancel stops at the next
+action.
 
 Run: `source ros2_ws/install/setup.bash && python -m embodmem_ros.planner_node` (with
 `python -m embodmem_ros.thor_bridge` running).
@@ -113,7 +114,7 @@ class WatchedPlanner:
 
     def plan(self, request: PlanRequest) -> Plan:
         plan = self.planner.plan(request)
-        self.skills = [f"{s.name}({', '.join(s.args().values())})" for s in plan.skills]
+        self.skills = [s.call() for s in plan.skills]
         return plan
 
 
@@ -196,7 +197,7 @@ class PlannerNode(Node):
             goal.publish_feedback(
                 ExecuteTask.Feedback(
                     step=record.step,
-                    current_step=planner.skills[0] if planner.skills else "",
+                    current_step=record.skill,
                     plan=planner.skills,
                     status=f"{record.action.get('action')} {outcome}",
                 )
