@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests import llm_server as scripted
 from tests import ros_harness as rh
+from tests.llm_server import MODEL, scripted_server
 
 if not rh.built():
     pytest.skip("ros2_ws is not built: run `make ros`", allow_module_level=True)
@@ -162,12 +164,16 @@ def test_find_task() -> None:
 
 
 def execute(
-    client: rh.Client, goal: Any, timeout: float, cancel: bool = False
+    client: rh.Client,
+    goal: Any,
+    timeout: float,
+    cancel: bool = False,
+    server: str = "/embodmem/execute_task",
 ) -> tuple[Any, list[Any], int]:
     """Send an ExecuteTask goal (cancelled at its first feedback with `cancel`); its result,
     the feedback received and the goal's final status."""
     feedback: list[Any] = []
-    action = ActionClient(client.node, ExecuteTask, "/embodmem/execute_task")
+    action = ActionClient(client.node, ExecuteTask, server)
     assert action.wait_for_server(timeout_sec=20), "the planner's action server did not appear"
     done, first = threading.Event(), threading.Event()
 
@@ -213,6 +219,24 @@ def test_planner_solves_an_alfred_task(client: rh.Client, planner_snapshot: Path
     unknown, _, status = execute(client, ExecuteTask.Goal(instruction="juggle the fridge"), 20)
     assert not unknown.success and "instruction" in unknown.reason
     assert status == GoalStatus.STATUS_ABORTED
+
+
+def test_planner_node_plans_with_an_llm_endpoint(
+    nodes: dict[str, rh.NodeProcess], client: rh.Client, tmp_path: Path
+) -> None:
+    args = ["-m", "embodmem_ros.planner_node", "--ros-args", "-r", "__ns:=/llm"]
+    with scripted_server() as llm:
+        args += ["-p", "planner:=llm", "-p", f"llm_base_url:={llm.base_url}"]
+        args += ["-p", f"llm_model:={MODEL}", "-p", "step_service:=/embodmem/thor_step"]
+        llm.script(scripted.plan({"skill": "done"}))
+        with rh.node_process(args, ENV, tmp_path / "llm_planner.log"):
+            goal = ExecuteTask.Goal(task_json=json.dumps({"task_id": TASK_ID}), max_steps=50)
+            result, _, status = execute(client, goal, 60, server="/llm/execute_task")
+        prompt = json.dumps(llm.requests[0]["messages"])
+    task = next(t for t in load_alfred_default() if t.task_id == TASK_ID)
+    assert task.instruction in prompt  # the endpoint was asked to plan this task
+    assert status == GoalStatus.STATUS_ABORTED and not result.success
+    assert result.reason == "done" and not result.executed
 
 
 def test_planner_goal_is_cancelled(client: rh.Client) -> None:

@@ -49,6 +49,12 @@ RESET_TRIES = 3
 # name -> (default, description); all are read once at start.
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "planner": ("symbolic", "embodmem planner: symbolic (offline) or llm"),
+    "llm_base_url": (
+        "",
+        "llm: OpenAI-compatible endpoint (vLLM, Ollama...); '' = embedded SmolLM2",
+    ),
+    "llm_model": ("", "llm: the model served at llm_base_url"),
+    "llm_timeout_s": (60.0, "llm: seconds one completion may take"),
     "step_service": ("thor_step", "ThorStep service of the robot (thor_bridge)"),
     "step_timeout_s": (30.0, "seconds one action may take before the goal aborts"),
     "max_steps": (1000, "THOR actions per goal when the goal says 0"),
@@ -140,8 +146,17 @@ class PlannerNode(Node):
             )
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
         self.planner_name: str = p["planner"]
+        self.planner_options: dict[str, Any] = (
+            {
+                "base_url": p["llm_base_url"] or None,
+                "model": p["llm_model"] or None,
+                "timeout": p["llm_timeout_s"],
+            }
+            if self.planner_name == "llm"
+            else {}
+        )
         self.max_steps: int = p["max_steps"]
-        make_planner(self.planner_name)  # checks the name now, not at the first goal
+        make_planner(self.planner_name, **self.planner_options)  # checked now, not at a goal
         self.snapshot_path: str = p["snapshot_path"]
         self.memory = self._initial_memory(p["memory_config"])
         self.tasks = load_alfred_default()
@@ -188,7 +203,7 @@ class PlannerNode(Node):
 
     def _run(self, goal: ServerGoalHandle) -> ExecuteTask.Result:
         request, result = goal.request, ExecuteTask.Result()
-        planner = WatchedPlanner(make_planner(self.planner_name))
+        planner = WatchedPlanner(make_planner(self.planner_name, **self.planner_options))
 
         def on_step(record: StepRecord) -> None:
             if goal.is_cancel_requested or self.stopping.is_set():
