@@ -563,6 +563,9 @@ def test_incremental_updates_rebuild_the_graph(stream: list[tuple[str, Observati
     assert tracker.update(memory, header) is None
     tracker.reset()
     assert tracker.update(memory, header).full_update
+    ticker = UpdateTracker(full_every=3)  # ticks of an unchanged memory are skipped...
+    assert ticker.update(memory, header).full_update and ticker.skip() and ticker.skip()
+    assert not ticker.skip() and ticker.update(memory, header).full_update  # ...but full ones
 
 
 def test_markers_draw_the_memory_in_the_viewer_colours(

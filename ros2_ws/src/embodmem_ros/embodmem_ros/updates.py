@@ -50,6 +50,14 @@ class UpdateTracker:
         self._changes: Counter[str] = Counter()
         self._ticks = 0
 
+    def skip(self) -> bool:
+        """Pass a tick at which the memory is known unchanged; False (not passed) when a full
+        update is due at it."""
+        if self._ticks % self.full_every == 0:
+            return False
+        self._ticks += 1
+        return True
+
     def update(self, memory: EmbodiedMemory, header: Header) -> SceneGraphUpdate | None:
         """The update to publish now, or None when nothing changed and no full update is due."""
         full = self._ticks % self.full_every == 0
