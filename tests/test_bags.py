@@ -40,6 +40,14 @@ def test_what_is_not_a_bag_is_refused(tmp_path: Path, chatter_bag: Path) -> None
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValidationError, match="not a readable rosbag2"):
         ingest_bag(tmp_path / "empty", progress=False)
+    cut = tmp_path / "cut"
+    with BagWriter(cut) as writer:
+        for i in range(200):
+            writer.write("/chatter", "std_msgs/msg/String", i, string_cdr("x" * 100))
+    (mcap,) = cut.glob("*.mcap")
+    mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size // 2])  # a recording cut short
+    with pytest.raises(ValidationError, match="not a readable rosbag2"):
+        ingest_bag(cut, progress=False)
     (tmp_path / "notes.mcap").write_text("not a bag")
     with pytest.raises(ValidationError, match="not a readable rosbag2"):
         ingest_bag(tmp_path / "notes.mcap", progress=False)
