@@ -2,7 +2,7 @@
 
 1. Round trips from a client process (executor spinning in a thread + `client.call()`, the fast
    pattern of ../shared/ros2.md) to a memory_server holding a 2,000-object memory (real iTHOR
-   objects tiled side by side, loaded from a snapshot with `load_on_start`) and to a bare
+   objects tiled side by side, loaded from a snapshot over LoadMemory) and to a bare
    std_srvs/Trigger server in a third process (the DDS floor): Trigger, QueryMemory text (k=10),
    QueryMemory near + radius. Target: QueryMemory median <= 2 ms.
 2. Sustained load on a fresh memory_server: 30 Hz ObjectObservationArray of 100 objects (one room,
@@ -13,7 +13,7 @@
    memory holds, from a QueryMemory hit's `last_seen`), server CPU and RSS, query latency under
    load. Target: >= 95 % of each topic integrated, no backlog growth.
 3. With --profile (or when the target is missed): cProfile of the same messages fed in this
-   process through deserialize -> convert.observation_from_msg -> EmbodiedMemory.integrate.
+   process through deserialize -> embodmem.ros_messages.MessageReader -> EmbodiedMemory.integrate.
 
     .venv/bin/python experiments/bench_ros.py             # full run (~1.5 min on 2 cores)
     .venv/bin/python experiments/bench_ros.py --quick     # small smoke run
@@ -295,11 +295,7 @@ def round_trips(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> lis
     trigger = rh.NodeProcess([__file__, "--role", "trigger"], env, tmp / "trigger.log")
     try:
         for k, (config, extra) in enumerate(LATENCY_CONFIGS.items()):
-            server = rh.NodeProcess(
-                server_args(f"snapshot_path:={snapshot}", "load_on_start:=true", *extra),
-                env,
-                tmp / f"server1_{k}.log",
-            )
+            server = rh.NodeProcess(server_args(*extra), env, tmp / f"server1_{k}.log")
             client = rh.Client(f"bench_client_{k}", int(env["ROS_DOMAIN_ID"]))
             try:
                 loaded = client.call(LoadMemory, "/embodmem/load", path=str(snapshot))
@@ -350,14 +346,15 @@ class Sampler:
     def newest_stamp_ns(self) -> tuple[float, int]:
         """(ms of one QueryMemory, newest last_seen among its hits in ns; 0 when none)."""
         from embodmem_interfaces.srv import QueryMemory
-        from embodmem_ros import convert
+
+        from embodmem.ros_messages import stamp_to_ns
 
         start = time.perf_counter()
         r = self.client.call(QueryMemory, "/embodmem/query", labels=["Mug"], k=5)
         ms = (time.perf_counter() - start) * 1000
         if not r.success:
             raise RuntimeError(r.message)
-        return ms, max((convert.stamp_to_ns(h.last_seen) for h in r.hits), default=0)
+        return ms, max((stamp_to_ns(h.last_seen) for h in r.hits), default=0)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -549,28 +546,6 @@ def sustained(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> tuple
 
 
 # ---------------------------------------------------------------------------- 3. profile
-def server_readers() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """(detections, points) message -> Observation, as the memory_server reads them:
-    `embodmem.ros_messages.MessageReader` where it exists, else `embodmem_ros.convert`."""
-    try:
-        from embodmem.ros_messages import MessageReader
-    except ImportError:
-        from embodmem_ros import convert
-
-        from embodmem import Observation
-
-        def points(msg: Any) -> Any:
-            pts, _ = convert.cloud_to_points(msg, 2_000_000, with_index=False)
-            return Observation(convert.stamp_to_ns(msg.header.stamp), points=pts)
-
-        return (
-            lambda msg: convert.observation_from_msg(msg, FRAME, None, 1000, 2_000_000),
-            points,
-        )
-    reader = MessageReader(world_frame=FRAME)
-    return reader.detections, reader.points
-
-
 def feed(args: argparse.Namespace, profiler: cProfile.Profile | None) -> list[tuple]:
     """Feed `args.profile_seconds` of the load through the server's per-message work in this
     process (deserialize, read, integrate; markers and scene-graph updates once a second);
@@ -583,9 +558,10 @@ def feed(args: argparse.Namespace, profiler: cProfile.Profile | None) -> list[tu
     from std_msgs.msg import Header
 
     from embodmem import EmbodiedMemory, MemoryConfig
+    from embodmem.ros_messages import MessageReader
 
     detections, clouds = serialized_load(args.objects, args.points)
-    read_detections, read_points = server_readers()
+    reader = MessageReader(world_frame=FRAME)  # as the memory_server reads messages
     memory = EmbodiedMemory(MemoryConfig(embedder="hashing"))
     tracker = UpdateTracker(10)
     header = Header(frame_id=FRAME)
@@ -599,7 +575,7 @@ def feed(args: argparse.Namespace, profiler: cProfile.Profile | None) -> list[tu
         a = time.perf_counter()
         msg = deserialize_message(bytes(raw), kind)
         b = time.perf_counter()
-        obs = read_points(msg) if kind is PointCloud2 else read_detections(msg)
+        obs = reader.points(msg) if kind is PointCloud2 else reader.detections(msg)
         c = time.perf_counter()
         memory.integrate(obs)
         d = time.perf_counter()

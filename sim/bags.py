@@ -92,20 +92,19 @@ def _open(path: Path) -> Any:
 
 def _select(reader: Any, path: Path, topics: Sequence[str] | None) -> list[Any]:
     """The bag's connections to read: every one of a known type, or the named topics."""
-    known = [c for c in reader.connections if c.msgtype in READERS]
+    connections = reader.connections
     if topics is not None:
-        names = {c.topic for c in reader.connections}
+        names = {c.topic for c in connections}
         missing = sorted(set(topics) - names)
         if missing:
             raise ValidationError("topics", missing, f"not in the bag (it has {sorted(names)})")
-        wrong = sorted(
-            {c.topic for c in reader.connections if c.topic in topics} - {c.topic for c in known}
-        )
+        connections = [c for c in connections if c.topic in topics]
+        wrong = sorted({c.topic for c in connections if c.msgtype not in READERS})
         if wrong:
             raise ValidationError(
                 "topics", wrong, f"not of a type memory reads ({', '.join(READERS)})"
             )
-        known = [c for c in known if c.topic in topics]
+    known = [c for c in connections if c.msgtype in READERS]
     if not known:
         have = sorted({f"{c.topic} ({c.msgtype})" for c in reader.connections})
         raise ValidationError(

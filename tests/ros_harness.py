@@ -53,6 +53,29 @@ def plain_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in (*ACTIVATED, "PYTHONPATH")}
 
 
+# `embodmem ARGS...` in a fresh interpreter that must load no ROS module (ingest-bag needs none).
+_CLI_WITHOUT_ROS = """
+import sys
+from embodmem.cli import main
+rc = main(sys.argv[1:])
+ros = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "embodmem_interfaces",
+             "embodmem_ros", "sensor_msgs", "nav_msgs", "std_msgs", "geometry_msgs"))
+assert not ros, ros
+sys.exit(rc)
+"""
+
+
+def cli_without_ros(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the embodmem command line without the workspace, checking it loaded no ROS module."""
+    return subprocess.run(
+        [sys.executable, "-c", _CLI_WITHOUT_ROS, *args],
+        env=plain_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def activate(env: dict[str, str]) -> None:
     """Make the workspace's packages importable here (sys.path, environment for type-support
     lookups, preloaded interface libraries)."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
-import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -449,16 +447,6 @@ def test_observation_survives_the_message_bit_exact(stream: list[tuple[str, Obse
 
 
 INTERFACE_MSGS = rh.INSTALL / "embodmem_interfaces" / "share" / "embodmem_interfaces" / "msg"
-# Run in a fresh interpreter without the workspace: ingest-bag must not need ROS.
-INGEST_WITHOUT_ROS = """
-import sys
-from embodmem.cli import main
-rc = main(sys.argv[1:])
-ros = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "embodmem_interfaces",
-             "embodmem_ros", "sensor_msgs", "nav_msgs", "std_msgs", "geometry_msgs"))
-assert not ros, ros
-sys.exit(rc)
-"""
 
 
 @pytest.mark.parametrize("storage", STORAGES)
@@ -490,13 +478,7 @@ def test_a_recorded_bag_gives_the_memory_what_the_topics_give(
     config.write_text("memory:\n  embedder: hashing\n")
     out = tmp_path / "replayed.json"
     args = ["ingest-bag", str(bag), "--out", str(out), "--config", str(config), "--quiet"]
-    done = subprocess.run(
-        [sys.executable, "-c", INGEST_WITHOUT_ROS, *args],
-        env=rh.plain_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = rh.cli_without_ros(*args)
     assert done.returncode == 0, done.stderr
     direct = direct_memory(stream)
     assert canonical(EmbodiedMemory.load(out).to_dict()) == canonical(direct.to_dict())

@@ -5,8 +5,6 @@ solves an ALFRED task through the ExecuteTask action, driving the bridge's step 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -132,22 +130,7 @@ def test_bridge_records_a_bag_that_replays_without_ros(
     assert seen
 
     out = tmp_path / "bag_memory.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "embodmem.cli",
-            "ingest-bag",
-            str(bag),
-            "--out",
-            str(out),
-            "--quiet",
-        ],
-        env=rh.plain_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = rh.cli_without_ros("ingest-bag", str(bag), "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
     memory = EmbodiedMemory.load(out)
     assert {o.source_id for o in memory.scene_graph.objects()} == seen  # what it saw, no more
