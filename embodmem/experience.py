@@ -1,13 +1,17 @@
 """Experience memory: what happened in finished episodes, for the next ones (Evo-Memory).
 
 Each `Episode` keeps the task, the plan actually executed, the outcome, the failures and their
-causes, and where each object type was found (receptacle type, room type). `recall` returns the
-past episodes most like a new task (embedding cosine of the task texts plus the overlap of the
-object types involved) for an LLM prompt; `priors` aggregates where a type was found into
-probabilities for a symbolic planner's exploration. The store is bounded: past `capacity`
-episodes it evicts with a replacement policy like the short-term buffer's (FIFO, LRU, LFU),
-where a recall counts as a use. `EmbodiedMemory.experience` holds one, saved with the memory's
-snapshot; task embeddings are made on the first recall, not on load.
+causes, where each object type was found (receptacle type, room type), and where the agent's
+moves were blocked and which floor it could not reach (points in its own frame). `recall`
+returns the past episodes most like a new task (embedding cosine of the task texts plus the
+overlap of the object types involved) for an LLM prompt; `priors` aggregates where a type was
+found into probabilities for a symbolic planner's exploration; `blocked_floor` and
+`unreached_floor` are the floor the agent learned it cannot enter (walls, furniture) or get to,
+so a later episode in the same place does not bump into it or walk towards it again. The store
+is bounded: past `capacity` episodes it evicts with a replacement policy like the short-term
+buffer's (FIFO, LRU, LFU), where a recall counts as a use. `EmbodiedMemory.experience` holds
+one, saved with the memory's snapshot; task embeddings are made on the first recall, not on
+load.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class Episode:
     steps: int = 0
     failures: tuple[str, ...] = ()  # "PickupObject: <THOR's message>", ...
     found: tuple[tuple[str, str, str], ...] = ()  # (object type, receptacle type, room type)
+    blocked: tuple[tuple[float, float], ...] = ()  # floor (x, z) the agent could not move into
+    unreached: tuple[tuple[float, float], ...] = ()  # floor (x, z) no route of the agent reached
     time_ns: int = 0
 
     def __post_init__(self) -> None:
@@ -64,6 +70,8 @@ class Episode:
                 )
             found.append(tuple(v.utf8_str(f"episode.found[{i}]", x) for x in row))
         object.__setattr__(self, "found", tuple(found))
+        for name in ("blocked", "unreached"):
+            object.__setattr__(self, name, _floor_points(f"episode.{name}", getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -76,6 +84,8 @@ class Episode:
             "steps": self.steps,
             "failures": list(self.failures),
             "found": [list(r) for r in self.found],
+            "blocked": [list(r) for r in self.blocked],
+            "unreached": [list(r) for r in self.unreached],
             "time_ns": self.time_ns,
         }
 
@@ -90,11 +100,26 @@ class Episode:
         if "task" not in d:
             raise ValidationError("episode.task", None, "missing")
         kw = dict(d)
-        for name in ("types", "plan", "failures", "found"):
+        for name in ("types", "plan", "failures", "found", "blocked", "unreached"):
             if name in kw and not isinstance(kw[name], list):
                 raise ValidationError(f"episode.{name}", kw[name], "expected a list")
-        kw["found"] = tuple(tuple(r) if isinstance(r, list) else r for r in kw.get("found", []))
+        for name in ("found", "blocked", "unreached"):
+            kw[name] = tuple(tuple(r) if isinstance(r, list) else r for r in kw.get(name, []))
         return cls(**kw)
+
+
+def _floor_points(field_name: str, rows: Any) -> tuple[tuple[float, float], ...]:
+    """Rows of (x, z) floor coordinates, checked."""
+    if not isinstance(rows, (tuple, list)):
+        raise ValidationError(field_name, rows, "expected a list of (x, z)")
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, (tuple, list)) or len(row) != 2:
+            raise ValidationError(f"{field_name}[{i}]", row, "expected (x, z)")
+        out.append(
+            (v.coordinate(f"{field_name}[{i}]", row[0]), v.coordinate(f"{field_name}[{i}]", row[1]))
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +172,11 @@ class ExperienceMemory:
         self._last.append(self._clock)
         self._uses.append(0)
         self._vecs.append(None)
+
+    def clear(self) -> None:
+        """Forget every episode (a memory mode that keeps nothing across episodes)."""
+        for seq in (self.episodes, self._inserted, self._last, self._uses, self._vecs):
+            seq.clear()
 
     def _evict(self) -> None:
         stats = UseStats(
@@ -207,6 +237,14 @@ class ExperienceMemory:
             (place, n / total)
             for place, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
+
+    def blocked_floor(self) -> list[tuple[float, float]]:
+        """Every floor point (x, z) a past episode's agent could not move into, sorted."""
+        return sorted({p for e in self.episodes for p in e.blocked})
+
+    def unreached_floor(self) -> list[tuple[float, float]]:
+        """Every floor point (x, z) no route of a past episode's agent reached, sorted."""
+        return sorted({p for e in self.episodes for p in e.unreached})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form (episodes oldest first, with the policy's bookkeeping)."""

@@ -236,7 +236,12 @@ class Retriever:
         its label's names (a stale support or a long description must not hide it)."""
         sims = (queries @ self._name_emb.T) * self._name_weight
         by_name = np.maximum.reduceat(sims, self._name_start, axis=1)
-        return np.maximum(queries @ self._emb[rows].T, by_name[:, self._code[rows]])
+        # One matrix-vector product per query over every row, then the rows: gathering the
+        # rows first copies the matrix, and a threaded matrix product over it costs several
+        # times a product per query on a busy 2-core machine (the ROS server's case).
+        emb = self._emb[: len(self._text)]
+        desc = np.stack([emb @ q for q in queries])[:, rows]
+        return np.maximum(desc, by_name[:, self._code[rows]])
 
     def text_of(self, node_id: str) -> str:
         """The current description of an object (as embedded)."""

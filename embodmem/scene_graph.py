@@ -2,7 +2,9 @@
 
 A plain container (networkx style): nodes per layer keyed by typed ids, typed edges, and
 `integrate(observation)` that associates detections with nodes, merges them, and refreshes
-geometric relations only around the objects that appeared or moved. Relations:
+geometric relations only around the objects that appeared or moved. What rests in or on a
+moved carrier (a pickupable, or an openable: a drawer slides) and was not seen in the same
+frame moves with it, as it does in THOR. Relations:
 
 - `on` / `in`: an object -> its direct support or container, inferred from geometry
   (`embodmem.relations`), never copied from a simulator's ground truth;
@@ -221,19 +223,30 @@ class SceneGraph:
         if obs.region is not None:
             report.room_id = self._enter_room(obs.region, t)
         touched: dict[str, relations.Body] = {}
+        shifts: dict[str, Vec3] = {}  # moved carriers -> how far they moved
         for i, (det, node_id) in enumerate(zip(obs.objects, matches, strict=True)):
             if node_id is None:
                 node_id = self._new_object(det, t)
                 report.new.append(node_id)
             else:
-                self._update_object(self._objects[node_id], det, t, moved=i in bodies)
+                node = self._objects[node_id]
+                before = node.position
+                self._update_object(node, det, t, moved=i in bodies)
                 if i in bodies:
                     report.moved.append(node_id)
+                    if _carries(node):
+                        shifts[node_id] = _sub(node.position, before)
             if i in bodies:
                 touched[node_id] = dataclasses.replace(bodies[i], key=node_id)
             report.node_ids.append(node_id)
             if report.room_id is not None and self._container.get(node_id) is None:
                 self._link(report.room_id, node_id)
+        for node_id in self._carry(shifts, seen=set(report.node_ids)):
+            node = self._objects[node_id]
+            touched[node_id] = relations.body_from_parts(
+                node_id, node.label, node.position, node.bbox, node.attributes
+            )
+            report.moved.append(node_id)
         if touched:
             self._refresh_relations(touched)
         return report
@@ -349,6 +362,33 @@ class SceneGraph:
             if det.bbox is not None:
                 node.bbox = det.bbox
             self._label_grid.put(node.node_id, node.label, node.position)
+
+    def _carry(self, shifts: dict[str, Vec3], seen: set[str]) -> list[str]:
+        """Move what stood in or on each moved carrier along with it (a drawer slid shut
+        takes its contents; a picked-up plate its apple), unless this frame saw it; returns the
+        nodes moved. Without this, the contents of a closed drawer are left hanging in the air
+        where the open drawer showed them, and lose their container."""
+        out: list[str] = []
+        for carrier in sorted(shifts):
+            shift = shifts[carrier]
+            stack = list(self._children.get(carrier, ()))
+            while stack:
+                node_id = stack.pop()
+                if node_id in seen or node_id in shifts:
+                    continue
+                seen.add(node_id)
+                node = self._objects[node_id]
+                node.position = _add(node.position, shift)
+                if node.bbox is not None:
+                    node.bbox = dataclasses.replace(node.bbox, center=_add(node.bbox.center, shift))
+                if "aabb" in node.attributes:  # the source's own world box (see relations)
+                    lo, hi = node.attributes["aabb"]
+                    aabb = [_add(lo, shift), _add(hi, shift)]
+                    node.attributes = {**node.attributes, "aabb": aabb}
+                self._label_grid.put(node_id, node.label, node.position)
+                out.append(node_id)
+                stack.extend(self._children.get(node_id, ()))
+        return out
 
     def remove_object(self, node_id: str) -> None:
         """Delete an object node and every edge that touches it."""
@@ -500,3 +540,17 @@ class SceneGraph:
                     f"scene_graph: loaded object geometry is invalid ({exc})"
                 ) from None
         return self._index
+
+
+def _carries(node: ObjectNode) -> bool:
+    """Whether what rests in or on `node` moves with it: things that are picked up, and
+    openables (a drawer slides; a fridge's position stays put as its door swings)."""
+    return bool(node.attributes.get("pickupable") or node.attributes.get("openable"))
+
+
+def _add(a: Vec3, b: Vec3) -> Vec3:
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+
+
+def _sub(a: Vec3, b: Vec3) -> Vec3:
+    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])

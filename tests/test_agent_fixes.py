@@ -29,3 +29,11 @@ def test_a_cup_moved_into_a_low_cabinet_is_seen_by_looking_in_from_below() -> No
     nothing beyond THOR's 1.5 m; crouching in front of the open door shows the cup."""
     record = outcome("streams", "stream-FloorPlan13")
     assert record["subtasks"][2]["success"], record["subtasks"][2]["reason"]
+
+
+def test_a_pencil_seen_in_an_opened_drawer_is_taken_from_it_once_it_is_shut() -> None:
+    """The randomizer put the pencil in a floor-level drawer; the search opened it, saw the
+    pencil and shut it again. The memory moves the pencil in with the drawer (THOR's drawers
+    carry their contents), so the planner opens the drawer to take it."""
+    record = outcome("streams", "stream-FloorPlan328")
+    assert record["subtasks"][1]["success"], record["subtasks"][1]["reason"]

@@ -84,6 +84,32 @@ def test_round_trip_and_bad_snapshots() -> None:
         assert err.value.field == field
 
 
+def test_the_floor_learned_is_kept_cleared_and_checked() -> None:
+    """Where moves were blocked and which floor no route reached, over every episode kept."""
+    a = _episode("one", blocked=[(1.0, 2.0), (0.5, 0.25)], unreached=[(3.0, -1.0)])
+    b = _episode("two", blocked=[(1.0, 2.0), (-2.0, 0.0)])
+    mem = ExperienceMemory(episodes=[a, b])
+    assert mem.blocked_floor() == [(-2.0, 0.0), (0.5, 0.25), (1.0, 2.0)]
+    assert mem.unreached_floor() == [(3.0, -1.0)]
+    back = ExperienceMemory.from_dict(mem.to_dict())
+    assert back.episodes == mem.episodes and back.blocked_floor() == mem.blocked_floor()
+    old = {k: v for k, v in a.to_dict().items() if k not in ("blocked", "unreached")}
+    assert Episode.from_dict(old).blocked == ()  # written before the floor was kept
+    for bad, field in (
+        ({"task": "t", "blocked": [[1.0]]}, "episode.blocked[0]"),
+        ({"task": "t", "blocked": [[1.0, float("nan")]]}, "episode.blocked[0]"),
+        ({"task": "t", "unreached": [[1.0, True]]}, "episode.unreached[0]"),
+        ({"task": "t", "unreached": "far"}, "episode.unreached"),
+    ):
+        with pytest.raises(ValidationError) as err:
+            Episode.from_dict(bad)
+        assert err.value.field == field
+    mem.clear()
+    assert len(mem) == 0 and mem.blocked_floor() == [] and mem.recall("one") == []
+    mem.add(b)  # usable again after a clear
+    assert mem.blocked_floor() == [(-2.0, 0.0), (1.0, 2.0)]
+
+
 _value = st.one_of(
     st.none(),
     st.booleans(),

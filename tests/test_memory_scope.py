@@ -76,6 +76,45 @@ def test_full_remembers_more_than_none(kitchen_tasks, env) -> None:
     assert len(full.scene_graph.objects()) > 3 * len(none.scene_graph.objects())
 
 
+def test_experience_is_kept_by_the_modes_that_keep_episodes(kitchen_tasks, env) -> None:
+    """`none` keeps no experience, even within a resumed episode; `stm` keeps the episode's
+    own; `full` carries it on, and the next episode starts from the floor blocks it learned."""
+    kept = {}
+    for mode in ("none", "stm", "full"):
+        mem = memory()
+        agent = Agent(make_planner("symbolic"), mem, env, memory_scope=mode)
+        agent.run(kitchen_tasks[0], max_steps=300)
+        agent.run(kitchen_tasks[1], max_steps=20, resume=True)
+        within = len(mem.experience)
+        agent.run(kitchen_tasks[1], max_steps=20)
+        kept[mode] = (within, len(mem.experience))
+    assert kept == {"none": (1, 1), "stm": (2, 1), "full": (2, 3)}
+
+
+def test_a_later_episode_starts_from_the_floor_it_learned(kitchen_tasks, env, monkeypatch):
+    from embodmem.planning import executor
+
+    mem = memory()
+    Agent(make_planner("symbolic"), mem, env).run(kitchen_tasks[0], max_steps=300)
+    blocked = mem.experience.blocked_floor()
+    assert blocked  # 300 steps in a kitchen bump into something
+    starts = []
+    start = executor.Executor.start
+
+    def spy(self) -> None:
+        start(self)
+        starts.append((set(self.floor.remembered), list(self.out_of_reach)))
+
+    monkeypatch.setattr(executor.Executor, "start", spy)
+    for learn in (True, False):
+        Agent(make_planner("symbolic"), mem, env, learn=learn).run(kitchen_tasks[1], max_steps=5)
+    (remembered, far), (nothing, none_far) = starts
+    cells = {executor.FloorMap().cell(x, z) for x, z in blocked}
+    assert remembered <= cells and len(remembered) >= len(cells) - 1  # less the cell stood on
+    assert far == mem.experience.unreached_floor()
+    assert nothing == set() and none_far == []
+
+
 def test_an_unknown_scope_is_refused(env) -> None:
     with pytest.raises(ValidationError, match="none, stm, ltm, full"):
         Agent(make_planner("symbolic"), memory(), env, memory_scope="most")

@@ -119,6 +119,59 @@ def test_apple_on_plate_on_table_chain() -> None:
     assert g.children(t) == [p]
 
 
+def _dresser(drawer_x: float, *extra: ObjectObservation) -> Observation:
+    """A fixed dresser and its drawer slid out to `drawer_x`."""
+    return Observation(
+        0,
+        (
+            box_object("Dresser", (0, 0, 0), (0.5, 1, 0.8), "d", receptacle=True),
+            box_object(
+                "Drawer",
+                (drawer_x, 0.1, 0.1),
+                (drawer_x + 0.5, 0.9, 0.3),
+                "dr",
+                receptacle=True,
+                openable=True,
+            ),
+            *extra,
+        ),
+    )
+
+
+def _pencil(x: float, hint: str = "pen") -> ObjectObservation:
+    lo, hi = (x + 0.2, 0.4, 0.1), (x + 0.3, 0.45, 0.12)
+    return box_object("Pencil", lo, hi, hint, receptacle=False, pickupable=True, aabb=[lo, hi])
+
+
+def test_what_is_in_a_drawer_moves_with_it_when_unseen() -> None:
+    """Seen in the open drawer, then the drawer is seen shut: the pencil moved in with it
+    (THOR's drawers carry their contents), so it stays in the drawer, not in the air."""
+    g = SceneGraph()
+    g.integrate(_dresser(0.4, _pencil(0.4)))
+    pen, drawer = g.object_by_source("pen").node_id, g.object_by_source("dr").node_id
+    assert g.parent(pen) == ("in", drawer)
+    report = g.integrate(_dresser(0.0))  # shut; the pencil is out of view
+    assert pen in report.moved
+    node = g.object(pen)
+    assert node.position[0] == pytest.approx(0.25) and node.bbox.center[0] == pytest.approx(0.25)
+    assert node.attributes["aabb"][0][0] == pytest.approx(0.2)
+    assert g.parent(pen) == ("in", drawer) and g.support_chain(pen)[0] == drawer
+    seen = g.integrate(_dresser(0.4, _pencil(0.3)))  # opened again, the pencil seen: as seen
+    assert pen in seen.node_ids and g.object(pen).position[0] == pytest.approx(0.55)
+
+
+def test_what_stands_on_fixed_furniture_is_not_carried() -> None:
+    """A fixed, non-openable support seen elsewhere (a box estimate that jumped) moves nothing
+    that stands on it unseen."""
+    g = SceneGraph()
+    table = box_object("DiningTable", (0, 0, 0), (1.5, 1, 0.75), "t", receptacle=True)
+    mug = box_object("Mug", (0.5, 0.4, 0.75), (0.6, 0.5, 0.85), "m", pickupable=True)
+    g.integrate(Observation(0, (table, mug)))
+    before = g.object_by_source("m").position
+    g.integrate(Observation(1, (box_object("DiningTable", (0.3, 0, 0), (1.8, 1, 0.75), "t"),)))
+    assert g.object_by_source("m").position == before
+
+
 def test_rooms_connect_when_the_agent_walks_between_them() -> None:
     g = SceneGraph()
     g.integrate(Observation(0, region="kitchen"))

@@ -4,13 +4,15 @@
     result = agent.run(task, max_steps=1000)   # task: e.g. a sim.tasks.Task (ALFRED)
 
 `run` starts the episode with `task.start(env, perception=...)` (an ALFRED task runs
-`start_episode`), then asks the planner for a plan, checks it with the verifier (a rejected
-plan goes back with the reason, a bounded number of times), and runs its skills as THOR actions
-through the `Executor`, which feeds every observation to `EmbodiedMemory.integrate`. The
-planner is asked again after a failed skill, after an `explore`, and when its plan is used up;
-`done` ends the episode. The planner and the memory see only observations and action feedback;
-the goal is checked on the full state by the task's session, once, at the end. Every episode
-is bounded by `max_steps` THOR actions and the planner's own call budget.
+`start_episode`), then asks the planner for a plan, checks it with the verifier (a rejected plan
+goes back with the reason, a bounded number of times), and runs its skills as THOR actions
+through the `Executor`, which feeds every observation to `EmbodiedMemory.integrate`. The planner
+is asked again after a failed skill, after an `explore`, and when its plan is used up; `done`
+ends the episode. With `learn`, each finished episode goes into the memory's experience
+(`embodmem.experience`) and each new one starts from the floor blocks experience remembers. The
+planner and the memory see only observations and action feedback; the goal is checked on the
+full state by the task's session, once, at the end. Every episode is bounded by `max_steps` THOR
+actions and the planner's own call budget.
 """
 
 from __future__ import annotations
@@ -134,7 +136,15 @@ class Agent:
         scope = MemoryScope(self.memory_scope)
         scope.begin(self.memory, resume=resume)
         remembered = {n.node_id for n in self.memory.scene_graph.objects()}
-        ex = Executor(self.env, session, self.memory, max_steps, scope=scope, on_step=on_step)
+        ex = Executor(
+            self.env,
+            session,
+            self.memory,
+            max_steps,
+            scope=scope,
+            on_step=on_step,
+            experience=self.learn,
+        )
         ex.start()
         run = _Run(self, ex, spec)
         missing = session.unsatisfiable()
@@ -262,5 +272,7 @@ def _episode(spec: TaskSpec, run: _Run, ex: Executor, result: EpisodeResult) -> 
         steps=result.steps,
         failures=tuple(ex.failures[-20:]),
         found=tuple(ex.found),
+        blocked=tuple(ex.floor.blocked_points()),
+        unreached=tuple(sorted(set(ex.out_of_reach))),
         time_ns=time.time_ns(),
     )

@@ -105,6 +105,7 @@ class Executor:
     floor: FloorMap = field(default_factory=FloorMap)
     visible: frozenset[str] = frozenset()  # THOR ids in view after the latest action
     looked: list[tuple[float, float]] = field(default_factory=list)  # look-around spots
+    out_of_reach: list[tuple[float, float]] = field(default_factory=list)  # frontier not reached
     searched: set[str] = field(default_factory=set)  # receptacle nodes opened to look inside
     unreachable: set[str] = field(default_factory=set)  # nodes no vantage showed
     found: list[tuple[str, str, str]] = field(default_factory=list)  # (type, receptacle, room)
@@ -113,6 +114,7 @@ class Executor:
     clock_ns: int = 0  # observation time of step 0: just after what the memory last saw
     scope: MemoryScope = field(default_factory=MemoryScope)  # what the planner may remember
     skill: str = ""  # the skill being run (`run`), as a call
+    experience: bool = False  # start from the floor blocks experience memory remembers
 
     def start(self) -> None:
         """Take in the episode's first event."""
@@ -125,6 +127,9 @@ class Executor:
         if corners.ndim == 2 and len(corners):
             lo, hi = corners.min(axis=0), corners.max(axis=0)
             self.floor.bounds = (float(lo[0]), float(lo[2]), float(hi[0]), float(hi[2]))
+        if self.experience:
+            self.floor.remember(self.memory.experience.blocked_floor())
+            self.out_of_reach.extend(self.memory.experience.unreached_floor())
         self._sense(event)
 
     # ------------------------------------------------------------------ stepping
@@ -417,7 +422,7 @@ class Executor:
             if self._reach(goal):
                 self._look_around()
                 return None
-            self.looked.append(goal)  # cannot get there: count it as looked over
+            self.out_of_reach.append(goal)  # cannot get there: no frontier near it
         return None
 
     def _reach(self, goal: tuple[float, float]) -> bool:
@@ -437,7 +442,8 @@ class Executor:
             self.act({"action": "RotateRight"})
 
     def _frontier(self) -> tuple[float, float] | None:
-        """The nearest passable cell centre inside the bounds that no look-around covered."""
+        """The nearest passable cell centre inside the bounds that no look-around covered,
+        and not near floor no route reached (this episode or, with experience, earlier)."""
         if self.floor.bounds is None:
             return None
         x0, z0, x1, z1 = self.floor.bounds
@@ -447,11 +453,11 @@ class Executor:
         gi, gj = np.meshgrid(ii, jj, indexing="ij")
         xs, zs = gi.ravel() * s, gj.ravel() * s
         open_ = np.ones(len(xs), dtype=bool)
-        if self.looked:
-            spots = np.asarray(self.looked)
+        if self.looked or self.out_of_reach:
+            spots = np.asarray(self.looked + self.out_of_reach)
             d = np.hypot(xs[:, None] - spots[None, :, 0], zs[:, None] - spots[None, :, 1])
             open_ &= d.min(axis=1) > COVER
-        bad = self.floor.blocked | self.floor.seen_blocked
+        bad = self.floor.blocked | self.floor.seen_blocked | self.floor.remembered
         if bad:
             open_ &= ~np.array(
                 [(int(i), int(j)) in bad for i, j in zip(gi.ravel(), gj.ravel(), strict=True)]

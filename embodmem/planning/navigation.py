@@ -28,16 +28,19 @@ MAX_UP, MAX_DOWN = 30.0, 60.0  # THOR's horizon limits
 
 @dataclass
 class FloorMap:
-    """What the agent knows of the floor, on a grid of `step` metres: cells it stood on, cells
-    a move into failed, cells under furniture it has seen (`seen_blocked`, replaced as the
-    memory learns), moves that failed from a cell with a heading (`failed_moves`: an open door
-    or what the hand holds can block a cell once stood on; cleared by `changed`), and optional
-    bounds (THOR's sceneBounds, which every event reports)."""
+    """What the agent knows of the floor, on a grid of `step` metres: cells it stood on, cells a
+    move into failed, cells under furniture it has seen (`seen_blocked`, replaced as the memory
+    learns), cells blocked in earlier episodes (`remembered`, from experience: soft blocks like
+    footprints, since what blocked them may have moved), moves that failed from a cell with a
+    heading (`failed_moves`: an open door or what the hand holds can block a cell once stood on;
+    cleared by `changed`), and optional bounds (THOR's sceneBounds, which every event
+    reports)."""
 
     step: float = 0.25
     visited: set[Cell] = field(default_factory=set)
     blocked: set[Cell] = field(default_factory=set)
     seen_blocked: set[Cell] = field(default_factory=set)
+    remembered: set[Cell] = field(default_factory=set)
     failed_moves: set[tuple[Cell, int]] = field(default_factory=set)
     bounds: tuple[float, float, float, float] | None = None  # x_min, z_min, x_max, z_max
 
@@ -54,6 +57,16 @@ class FloorMap:
         c = self.cell(x, z)
         self.visited.add(c)
         self.blocked.discard(c)
+        self.remembered.discard(c)
+
+    def remember(self, points: Iterable[tuple[float, float]]) -> None:
+        """Floor points (x, z) found blocked in earlier episodes: soft blocks, off the cells
+        stood on."""
+        self.remembered |= {self.cell(x, z) for x, z in points} - self.visited
+
+    def blocked_points(self) -> list[tuple[float, float]]:
+        """The centres of the cells a move into failed, sorted (what experience keeps)."""
+        return [self.centre(c) for c in sorted(self.blocked)]
 
     def move_failed(self, x: float, z: float, yaw: float) -> None:
         """A MoveAhead from (x, z) facing `yaw` failed: the cell ahead is blocked."""
@@ -72,7 +85,7 @@ class FloorMap:
     def passable(self, c: Cell, furniture: bool = True) -> bool:
         """Not known to be blocked (by a failed move, or with `furniture` by a footprint seen)
         and inside the bounds."""
-        if c in self.blocked or (furniture and c in self.seen_blocked):
+        if c in self.blocked or (furniture and (c in self.seen_blocked or c in self.remembered)):
             return False
         if self.bounds is None:
             return True

@@ -5,8 +5,9 @@
   first seen during the episode are dropped once out of view and written to long-term memory
   only when the episode ends (KARMA's long-term memory without its short-term half).
 - `stm`: only this episode, and only what the short-term buffer holds (its capacity and
-  replacement policy decide what stays), plus what is in view.
-- `none`: only the current observation (and the object in the hand).
+  replacement policy decide what stays), plus what is in view; experience of this episode's
+  earlier tasks only.
+- `none`: only the current observation (and the object in the hand); no experience.
 
 The scope forgets for real (`EmbodiedMemory.forget`), so no planner, prompt or retrieval can
 read what the mode hides. The executor's own floor map (where the agent walked and looked this
@@ -38,11 +39,14 @@ class MemoryScope:
             raise ValidationError("memory", self.mode, f"expected one of {', '.join(SCOPES)}")
 
     def begin(self, memory: EmbodiedMemory, resume: bool = False) -> None:
-        """A new episode: `none` and `stm` start without objects (unless it `resume`s the
-        previous one, a later task of a composite episode); `ltm` notes what it knew."""
+        """A new episode: `none` and `stm` start without objects and experience (unless it
+        `resume`s the previous one, a later task of a composite episode: then `stm` keeps
+        what it had, `none` still no experience); `ltm` notes what it knew."""
         self.pending.clear()
         if self.mode in ("none", "stm") and not resume:
             memory.forget([n.node_id for n in memory.scene_graph.objects()])
+        if self.mode == "none" or (self.mode == "stm" and not resume):
+            memory.experience.clear()
         self.start_ids = frozenset(n.node_id for n in memory.scene_graph.objects())
 
     def after(

@@ -175,7 +175,13 @@ class _Planning:
 
     # ---------------------------------------------------------------- node choice
     def usable(self, node: ObjectNode) -> bool:
-        return self.progress.failures[node.node_id] < MAX_FAILURES
+        """Not failed twice, and not shut inside a closed container that failed twice (a
+        drawer no cell shows cannot be opened to take what is in it)."""
+        failures = self.progress.failures
+        return failures[node.node_id] < MAX_FAILURES and not any(
+            failures[p] >= MAX_FAILURES and self.closed(p)
+            for p in self.graph.support_chain(node.node_id)
+        )
 
     def distance(self, node: ObjectNode) -> float:
         here = self.request.position
