@@ -234,8 +234,9 @@ class SceneGraph:
                 self._update_object(node, det, t, moved=i in bodies)
                 if i in bodies:
                     report.moved.append(node_id)
-                    if _carries(node):
-                        shifts[node_id] = _sub(node.position, before)
+                    shift = _sub(node.position, before)
+                    if _carries(node) and any(shift):  # a new box alone moves nothing
+                        shifts[node_id] = shift
             if i in bodies:
                 touched[node_id] = dataclasses.replace(bodies[i], key=node_id)
             report.node_ids.append(node_id)

@@ -83,8 +83,8 @@ class FloorMap:
         self.failed_moves.clear()
 
     def passable(self, c: Cell, furniture: bool = True) -> bool:
-        """Not known to be blocked (by a failed move, or with `furniture` by a footprint seen)
-        and inside the bounds."""
+        """Not known to be blocked (by a failed move, or with `furniture` by a footprint seen
+        or a block remembered from earlier episodes) and inside the bounds."""
         if c in self.blocked or (furniture and (c in self.seen_blocked or c in self.remembered)):
             return False
         if self.bounds is None:
