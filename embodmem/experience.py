@@ -243,7 +243,8 @@ class ExperienceMemory:
         return sorted({p for e in self.episodes for p in e.blocked})
 
     def unreached_floor(self) -> list[tuple[float, float]]:
-        """Every floor point (x, z) no route of a past episode's agent reached, sorted."""
+        """Every floor point (x, z) no route of a past episode's agent reached, sorted (each
+        episode keeps only its own, so a long run does not copy the earlier ones again)."""
         return sorted({p for e in self.episodes for p in e.unreached})
 
     def to_dict(self) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def test_a_later_episode_starts_from_the_floor_it_learned(kitchen_tasks, env, mo
 
     def spy(self) -> None:
         start(self)
-        starts.append((set(self.floor.remembered), list(self.out_of_reach)))
+        starts.append((set(self.floor.remembered), list(self.unreached_before)))
 
     monkeypatch.setattr(executor.Executor, "start", spy)
     for learn in (True, False):

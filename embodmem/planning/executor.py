@@ -106,6 +106,7 @@ class Executor:
     visible: frozenset[str] = frozenset()  # THOR ids in view after the latest action
     looked: list[tuple[float, float]] = field(default_factory=list)  # look-around spots
     out_of_reach: list[tuple[float, float]] = field(default_factory=list)  # frontier not reached
+    unreached_before: list[tuple[float, float]] = field(default_factory=list)  # (experience)
     searched: set[str] = field(default_factory=set)  # receptacle nodes opened to look inside
     unreachable: set[str] = field(default_factory=set)  # nodes no vantage showed
     found: list[tuple[str, str, str]] = field(default_factory=list)  # (type, receptacle, room)
@@ -129,7 +130,7 @@ class Executor:
             self.floor.bounds = (float(lo[0]), float(lo[2]), float(hi[0]), float(hi[2]))
         if self.experience:
             self.floor.remember(self.memory.experience.blocked_floor())
-            self.out_of_reach.extend(self.memory.experience.unreached_floor())
+            self.unreached_before = self.memory.experience.unreached_floor()
         self._sense(event)
 
     # ------------------------------------------------------------------ stepping
@@ -453,8 +454,9 @@ class Executor:
         gi, gj = np.meshgrid(ii, jj, indexing="ij")
         xs, zs = gi.ravel() * s, gj.ravel() * s
         open_ = np.ones(len(xs), dtype=bool)
-        if self.looked or self.out_of_reach:
-            spots = np.asarray(self.looked + self.out_of_reach)
+        covered = self.looked + self.out_of_reach + self.unreached_before
+        if covered:
+            spots = np.asarray(covered)
             d = np.hypot(xs[:, None] - spots[None, :, 0], zs[:, None] - spots[None, :, 1])
             open_ &= d.min(axis=1) > COVER
         bad = self.floor.blocked | self.floor.seen_blocked | self.floor.remembered
