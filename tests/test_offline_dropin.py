@@ -156,3 +156,112 @@ def test_controller_attributes_clients_read() -> None:
         assert ctl.last_action == {"action": "RotateRight", "degrees": 30}
     with pytest.raises(RuntimeError, match="stopped"):
         ctl.step(action="Pass")
+
+
+def test_scene_lists_clients_read() -> None:
+    """ai2thor's scene lists: the 120 iTHOR scenes by room type, as "FloorPlanN_physics"."""
+    with OfflineController("FloorPlan1") as ctl:
+        scenes = ctl.ithor_scenes()
+        assert len(scenes) == 120 and scenes[0] == "FloorPlan1_physics"
+        assert scenes[30] == "FloorPlan201_physics" and scenes[-1] == "FloorPlan430_physics"
+        bathrooms = ctl.ithor_scenes(False, False, False, True)
+        assert bathrooms == [f"FloorPlan{i}_physics" for i in range(401, 431)]
+        assert ctl.scene_names() == scenes
+        assert ctl.scenes_in_build == set(scenes)
+        ret = ctl.step(action="GetScenesInBuild").metadata["actionReturn"]
+        assert set(ret) == set(scenes)
+
+
+def test_event_helpers_clients_read(ctl) -> None:
+    """ai2thor's Event helpers: get_object, objects_by_type, pose, pose_discrete, the
+    deprecated metadata keys and frame names, and a repr naming the action."""
+    event = ctl.step(action="Pass")
+    assert event.get_object(APPLE)["objectType"] == "Apple"
+    assert event.get_object("Nothing|0|0|0") is None
+    assert {o["objectId"] for o in event.objects_by_type("Apple")} == {APPLE}
+    agent = event.metadata["agent"]
+    x, z = agent["position"]["x"], agent["position"]["z"]
+    assert event.pose == (
+        round(x * 1000),
+        round(z * 1000),
+        round(agent["rotation"]["y"] * 1000),
+        round(agent["cameraHorizon"] * 1000),
+    )
+    assert event.pose_discrete[:2] == (int(x / 0.25), int(z / 0.25))
+    with pytest.raises(IndexError, match="GetReachablePositions"):
+        event.metadata["reachablePositions"]
+    reach = ctl.step(action="GetReachablePositions")
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert reach.metadata["reachablePositions"] == reach.metadata["actionReturn"]
+    with pytest.warns(UserWarning, match="heldObjectPose"):
+        assert reach.metadata["hand"] == reach.metadata["heldObjectPose"]
+    with pytest.warns(DeprecationWarning):
+        assert reach.class_segmentation_frame is None
+    assert reach.third_party_depth_frames == [] and reach.events == [reach]
+    assert 'metadata["lastAction"] = GetReachablePositions' in repr(reach)
+    assert json.loads(json.dumps(reach.metadata))["lastAction"] == "GetReachablePositions"
+
+
+def test_cv2image_is_the_deprecated_cv2img() -> None:
+    with OfflineController("FloorPlan1", render_depth_image=True, width=64, height=48) as ctl:
+        event = ctl.step(action="Pass")
+        with pytest.warns(UserWarning, match="cv2img"):
+            assert np.array_equal(event.cv2image(), event.cv2img)
+        assert event.cv2img.shape == (48, 64, 3)
+
+
+def test_the_controllers_process_arguments_are_accepted() -> None:
+    """What real scripts pass to ai2thor's Controller for its Unity process (headless,
+    platform, x_display, commit_id...) is accepted; depth_format scales the depth frame."""
+    from ai2thor.server import DepthFormat
+
+    common = {"scene": "FloorPlan1", "render_depth_image": True, "width": 32, "height": 24}
+    metres = OfflineController(**common).step(action="Pass").depth_frame
+    ctl = OfflineController(
+        headless=True,
+        platform=None,
+        x_display=":0",
+        commit_id="f0825767",
+        server_timeout=100.0,
+        depth_format=DepthFormat.Millimeters,
+        agentMode="default",
+        **common,
+    )
+    assert ctl.process_parameters["x_display"] == ":0"
+    assert "headless" not in ctl.initialization_parameters
+    assert np.allclose(ctl.step(action="Pass").depth_frame, metres * 1000, rtol=1e-6)
+    normalized = OfflineController(depth_format="Normalized", **common)
+    assert np.allclose(normalized.step(action="Pass").depth_frame, metres / 19.9, rtol=1e-6)
+    with pytest.raises(ValueError, match="depth_format"):
+        OfflineController(depth_format="Feet", **common)
+    with pytest.raises(ValueError, match="add_depth_noise"):
+        OfflineController(add_depth_noise=True, **common)
+
+
+def test_semantic_segmentation_and_class_masks() -> None:
+    """renderSemanticSegmentation (or its old name renderClassImage) colours every pixel by its
+    object's class; class_masks and class_detections2D are the union of the instances'."""
+    with OfflineController("FloorPlan1", width=80, height=60) as ctl:
+        ctl.reset(renderObjectImage=True, renderClassImage=True)
+        event = ctl.step(action="Pass")
+        colors = {c["name"]: tuple(c["color"]) for c in event.metadata["colors"]}
+        semantic = event.semantic_segmentation_frame
+        assert semantic.shape == (60, 80, 3)
+        for cls, mask in event.class_masks.items():
+            union = np.zeros_like(mask)
+            for oid, inst in event.instance_masks.items():
+                if oid.split("|")[0] == cls:
+                    union |= inst
+            assert np.array_equal(mask, union)
+            assert (semantic[mask] == colors[cls]).all()
+            assert event.color_to_object_id[colors[cls]] == cls
+        assert len(event.class_detections2D["Cabinet"]) >= 2  # one box per cabinet in view
+        assert len(set(colors.values())) == len(colors)  # class and instance colours differ
+    plain = OfflineController("FloorPlan1", render_depth_image=True, width=8, height=6)
+    assert plain.step(action="Pass").semantic_segmentation_frame is None
+
+
+def test_a_bare_rotation_is_a_yaw(ctl) -> None:
+    pose = ctl.last_event.metadata["agent"]["position"]
+    event = ctl.step(action="TeleportFull", position=pose, rotation=180, horizon=0, standing=True)
+    assert event and event.metadata["agent"]["rotation"]["y"] == 180

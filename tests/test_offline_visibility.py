@@ -49,6 +49,36 @@ def test_a_box_that_holds_the_object_or_touches_its_parent_does_not_hide_it() ->
     assert _visible(*inside)[0]  # the box around it (a fridge's shelf space) does not hide it
 
 
+def test_a_slab_that_meets_the_sink_of_the_basin_does_not_hide_what_is_in_it() -> None:
+    """FloorPlan16: a knife deep in a sink basin, the counter slab 8 cm above the basin's box
+    but on the sink's rim; the sink is the basin's whole, so the slab meets the knife's
+    support and does not hide it (an unrelated slab still does)."""
+    lo, hi = _boxes(
+        ((-0.05, 0.80, 0.9), (0.05, 0.82, 1.0)),  # knife
+        ((-0.2, 0.78, 0.8), (0.2, 0.84, 1.1)),  # basin, the knife's parent
+        ((-0.3, 0.78, 0.7), (0.3, 0.92, 1.2)),  # sink, the basin's whole
+        ((-0.6, 0.92, 0.5), (0.6, 0.95, 1.4)),  # counter slab on the sink's rim
+    )
+    only_basin = np.array([1, -1, -1, -1])
+    assert not _visible(lo, hi, parents=only_basin)[0]  # 8 cm from the basin: in the way
+    with_sink = np.array([[1, 2], [2, -1], [-1, -1], [-1, -1]])
+    assert _visible(lo, hi, parents=with_sink)[0]
+
+
+def test_parent_rows_name_the_sink_of_a_basin() -> None:
+    state = OfflineController("FloorPlan16").state
+    rows = state.parent_rows()
+    basin, sink = (
+        state.row["Sink|-00.72|+01.02|+01.33|SinkBasin"],
+        state.row["Sink|-00.72|+01.02|+01.33"],
+    )
+    assert rows[basin].tolist() == [sink, -1]  # a basin's parent is its sink
+    mug = state.row["Mug|-00.82|+00.84|+01.60"]  # in the basin at the start
+    assert rows[mug].tolist() == [basin, sink]
+    plate = state.row[next(k for k in state.ids if k.startswith("Plate|"))]
+    assert rows[plate, 1] == -1  # an object on a counter: no second row
+
+
 def test_unoccluded_ignores_boxes_the_camera_is_inside() -> None:
     lo, hi = _boxes(((-1.0, 1.0, -1.0), (1.0, 2.0, 1.0)))
     points = np.array([[[0.0, 1.5, 2.0]]])

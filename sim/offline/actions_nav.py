@@ -15,6 +15,7 @@ from sim.offline.errors import InvalidActionError
 from sim.offline.freespace import free_space
 from sim.offline.geometry import as_dict, planar_direction, xyz
 from sim.offline.state import Outcome, SceneState, Settings, fail
+from sim.scenes import scene_names
 
 MAX_UP, MAX_DOWN = 30.0, 60.0  # THOR's default horizon limits (negative horizon looks up)
 BLOCKER_REACH = 0.5  # metres from the blocked spot to the object named as blocking it
@@ -226,6 +227,11 @@ def get_reachable_positions(state: SceneState, cfg: Settings, args: dict[str, An
     """GetReachablePositions: actionReturn is a list of {"x","y","z"} dicts."""
     y = state.agent_height()
     return Outcome(ret=[as_dict((x, y, z)) for x, z in state.grid.points])
+
+
+def get_scenes_in_build(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
+    """GetScenesInBuild: actionReturn lists the scenes (ai2thor's "FloorPlanN_physics")."""
+    return Outcome(ret=[f"{name}_physics" for name in scene_names()])
 
 
 def no_op(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:

@@ -27,7 +27,7 @@ from sim.offline.event import Event, build_metadata
 from sim.offline.freespace import occluders_of
 from sim.offline.geometry import xyz
 from sim.offline.randomizer import random_spawn
-from sim.offline.render import frame_colors, render_frames, room_bounds
+from sim.offline.render import class_colors, frame_colors, render_frames, room_bounds
 from sim.offline.rules import apply_effects, faucet_basins
 from sim.offline.schema import Spec, parse
 from sim.offline.state import Agent, Outcome, SceneState, Settings
@@ -58,6 +58,37 @@ INIT_PARAMS = {
     "cameraY": "number",
     "visibility_distance": "number",
 }
+# ai2thor's Controller arguments that set up its Unity process rather than the scene (they are
+# not sent to Initialize): accepted and kept as attributes; nothing here depends on them.
+PROCESS_PARAMS = frozenset(
+    {
+        "fullscreen",
+        "headless",
+        "port",
+        "start_unity",
+        "local_executable_path",
+        "local_build",
+        "commit_id",
+        "branch",
+        "x_display",
+        "host",
+        "image_dir",
+        "save_image_per_frame",
+        "download_only",
+        "include_private_scenes",
+        "gpu_device",
+        "platform",
+        "server_timeout",
+        "server_start_timeout",
+    }
+)
+# ai2thor's step copies these deprecated argument names to the new ones.
+RENAMED_FLAGS = {
+    "renderClassImage": "renderSemanticSegmentation",
+    "renderObjectImage": "renderInstanceSegmentation",
+}
+# ai2thor's DepthFormat: the depth frame's unit, as a multiple of metres (camera planes 0.1-20 m).
+DEPTH_SCALE = {"Meters": 1.0, "Millimeters": 1000.0, "Normalized": 1.0 / (20.0 - 0.1)}
 # camelCase Initialize argument -> Settings field.
 SETTING_OF = {
     "gridSize": "grid_size",
@@ -68,6 +99,7 @@ SETTING_OF = {
     "rotateStepDegrees": "rotate_step_degrees",
     "renderDepthImage": "render_depth_image",
     "renderInstanceSegmentation": "render_instance_segmentation",
+    "renderSemanticSegmentation": "render_semantic_segmentation",
     "snapToGrid": "snap_to_grid",
 }
 SNAKE_ALIASES = {
@@ -76,6 +108,7 @@ SNAKE_ALIASES = {
     "field_of_view": "fieldOfView",
     "render_depth_image": "renderDepthImage",
     "render_instance_segmentation": "renderInstanceSegmentation",
+    "render_semantic_segmentation": "renderSemanticSegmentation",
     "rotate_step_degrees": "rotateStepDegrees",
 }
 
@@ -122,6 +155,7 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
         Spec(_TELEPORT, frozenset({"rotation", "horizon", "standing"})),
     ),
     "GetReachablePositions": (nav.get_reachable_positions, Spec()),
+    "GetScenesInBuild": (nav.get_scenes_in_build, Spec()),
     "Pass": (nav.no_op, Spec()),
     "Done": (nav.no_op, Spec()),
     "PickupObject": (
@@ -270,6 +304,7 @@ NAVIGATION = frozenset(
         "Teleport",
         "TeleportFull",
         "GetReachablePositions",
+        "GetScenesInBuild",
         "Pass",
         "Done",
     }
@@ -340,8 +375,13 @@ class OfflineController:
         seed: int = 0,
         slice_requires_knife: bool = True,
         occlusion: bool = True,
+        depth_format: Any = "Meters",
+        add_depth_noise: bool = False,
         **kw: Any,
     ) -> None:
+        """`kw`: Initialize arguments (camelCase or snake_case) and ai2thor's Unity process
+        arguments (`PROCESS_PARAMS`, kept as attributes); `depth_format`: ai2thor's
+        `DepthFormat` or its name."""
         init = {
             "gridSize": grid_size,
             "visibilityDistance": visibility_distance,
@@ -351,6 +391,17 @@ class OfflineController:
             "renderDepthImage": render_depth_image,
             "renderInstanceSegmentation": render_instance_segmentation,
         }
+        self.process_parameters = {k: kw.pop(k) for k in PROCESS_PARAMS & kw.keys()}
+        fmt = getattr(depth_format, "name", depth_format)
+        if fmt not in DEPTH_SCALE:
+            raise InvalidActionError(
+                "depth_format", depth_format, f"expected one of {', '.join(DEPTH_SCALE)}"
+            )
+        if add_depth_noise:
+            raise InvalidActionError(
+                "add_depth_noise", add_depth_noise, "depth noise is not modelled offline"
+            )
+        self.depth_format = fmt
         init.update({SNAKE_ALIASES.get(k, k): v for k, v in kw.items()})
         self.settings = Settings(
             slice_requires_knife=bool(slice_requires_knife), occlusion=bool(occlusion)
@@ -389,6 +440,37 @@ class OfflineController:
     @property
     def height(self) -> int:
         return self.settings.height
+
+    @property
+    def scenes_in_build(self) -> set[str]:
+        """The scenes this simulator has, as ai2thor names them ("FloorPlan1_physics")."""
+        return {f"{name}_physics" for name in scene_names()}
+
+    def ithor_scenes(
+        self,
+        include_kitchens: bool = True,
+        include_living_rooms: bool = True,
+        include_bedrooms: bool = True,
+        include_bathrooms: bool = True,
+    ) -> list[str]:
+        """ai2thor's list of iTHOR scenes: kitchens, living rooms, bedrooms, bathrooms, in
+        that order, each as "FloorPlanN_physics"."""
+        ranges = [
+            span
+            for span, keep in (
+                ((1, 31), include_kitchens),
+                ((201, 231), include_living_rooms),
+                ((301, 331), include_bedrooms),
+                ((401, 431), include_bathrooms),
+            )
+            if keep
+        ]
+        return [f"FloorPlan{i}_physics" for low, high in ranges for i in range(low, high)]
+
+    def scene_names(self) -> list[str]:
+        """ai2thor's `scene_names`: the iTHOR scenes (the offline simulator has no RoboTHOR
+        scenes, which ai2thor lists after them)."""
+        return self.ithor_scenes()
 
     def __enter__(self) -> OfflineController:
         return self
@@ -458,6 +540,13 @@ class OfflineController:
             raise RuntimeError("controller is stopped; call reset(scene) first")
         args = dict(action) if isinstance(action, Mapping) else {"action": action}
         args.update(kwargs)
+        # ai2thor's step does these before sending: a bare rotation is a yaw, and the old names
+        # of the segmentation flags are copied to the new ones
+        if "rotation" in args and not isinstance(args["rotation"], Mapping):
+            args["rotation"] = {"y": args["rotation"]}
+        for old, new in RENAMED_FLAGS.items():
+            if old in args:
+                args[new] = args[old]
         self.last_action = dict(args)
         raise_for_failure = bool(args.pop("raise_for_failure", False))
         name = args.pop("action", None)
@@ -549,7 +638,11 @@ class OfflineController:
         ]
         meta = build_metadata(state, cfg, name, outcome, code, objects, self._time)
         event = Event(meta)
-        if cfg.render_depth_image or cfg.render_instance_segmentation:
+        if (
+            cfg.render_depth_image
+            or cfg.render_instance_segmentation
+            or cfg.render_semantic_segmentation
+        ):
             self._render(event, objects, mask)
         return event
 
@@ -566,6 +659,9 @@ class OfflineController:
         yaw, horizon = state.agent.yaw, state.agent.horizon
         fov, width, height = cfg.field_of_view, cfg.width, cfg.height
         depth, segmentation = cfg.render_depth_image, cfg.render_instance_segmentation
+        semantic = cfg.render_semantic_segmentation
+        colors = frame_colors(drawn)
+        classes = class_colors(colors) if semantic else {}
 
         def draw(ev: Event) -> None:
             res = render_frames(
@@ -582,13 +678,18 @@ class OfflineController:
                 segmentation=True,
             )
             ev.frame = res.instance_segmentation_frame
-            ev.depth_frame = res.depth_frame
+            depth_frame, scale = res.depth_frame, DEPTH_SCALE[self.depth_format]
+            if depth_frame is not None and scale != 1.0:
+                depth_frame = depth_frame * np.float32(scale)
+            ev.depth_frame = depth_frame
             if segmentation:
                 ev.set_segmentation(
                     res.instance_segmentation_frame, res.color_to_object_id, res.object_id_to_color
                 )
+            if semantic:
+                ev.set_semantic(res.instance_segmentation_frame, res.color_to_object_id, classes)
 
         event.defer_frames(draw)
-        if segmentation:
-            colors = frame_colors(drawn)
-            event.metadata["colors"] = [{"name": k, "color": list(c)} for k, c in colors.items()]
+        if segmentation or semantic:
+            named = {**colors, **classes}
+            event.metadata["colors"] = [{"name": k, "color": list(c)} for k, c in named.items()]

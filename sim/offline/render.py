@@ -19,7 +19,7 @@ rectangle, in row chunks of at most `CHUNK_PIXELS` pixels.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
@@ -171,14 +171,25 @@ def frame_colors(objects: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, i
     return assign_colors([str(obj.get("objectId")) for obj in objects] + list(structure))
 
 
-def assign_colors(ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
-    """Deterministic, collision-free colours of a frame's ids (black is the background).
+def class_colors(
+    id_to_color: Mapping[str, tuple[int, int, int]],
+) -> dict[str, tuple[int, int, int]]:
+    """Colours of the object classes of a frame's ids ("Apple" for "Apple|..."), none of them
+    a colour an id already has (THOR lists both in metadata["colors"])."""
+    return assign_colors([k.split("|")[0] for k in id_to_color], id_to_color.values())
+
+
+def assign_colors(
+    ids: Iterable[str], taken: Iterable[tuple[int, int, int]] = ()
+) -> dict[str, tuple[int, int, int]]:
+    """Deterministic, collision-free colours of a frame's ids (black is the background, and
+    `taken` colours are not given out).
 
     An id keeps the colour of its hash unless an id earlier in sorted order already took it;
     then it re-hashes with a counter, so the result depends only on the set of ids.
     """
     out: dict[str, tuple[int, int, int]] = {}
-    taken = {BACKGROUND}
+    taken = {BACKGROUND, *taken}
     for oid in sorted(set(ids)):
         salt = 0
         color = _hash_color(oid, salt)

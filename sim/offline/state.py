@@ -297,21 +297,29 @@ class SceneState:
         return out
 
     def parent_rows(self) -> np.ndarray:
-        """Row of each object's first parent receptacle other than the floor, else of the
-        object it is part of (a SinkBasin's Sink: its id extends the sink's); -1: none."""
+        """(N, 2) rows per object: its first parent receptacle other than the floor, else the
+        object it is part of (a SinkBasin's Sink: its id extends the sink's); and, when that
+        parent is a part, the object the parent is part of (the Sink of the basin a knife lies
+        in). -1: none."""
         if self._parents is None:
-            out = np.full(len(self.ids), -1, dtype=np.int64)
+            first = np.full(len(self.ids), -1, dtype=np.int64)
             for i, k in enumerate(self.ids):
                 up = [
                     p for p in self.objects[k].get("parentReceptacles") or () if p != self.floor_id
                 ]
-                whole = k.rsplit("|", 1)[0]
                 if up and up[0] in self.row:
-                    out[i] = self.row[up[0]]
-                elif k.count("|") > 3 and whole in self.row:
-                    out[i] = self.row[whole]
-            self._parents = out
+                    first[i] = self.row[up[0]]
+                else:
+                    first[i] = self._whole_row(k)
+            wholes = np.array([self._whole_row(k) for k in self.ids], dtype=np.int64)
+            second = np.where(first >= 0, wholes[first], -1)
+            self._parents = np.stack([first, second], axis=1)
         return self._parents
+
+    def _whole_row(self, oid: str) -> int:
+        """Row of the object `oid` is part of (its id extends that one's), else -1."""
+        whole = oid.rsplit("|", 1)[0]
+        return self.row[whole] if oid.count("|") > 3 and whole in self.row else -1
 
     def _within(self, row: int, container: str) -> bool:
         """Whether the centre of object `row` lies inside the box of `container`."""
@@ -343,6 +351,7 @@ class Settings:
     rotate_step_degrees: float = 90.0
     render_depth_image: bool = False
     render_instance_segmentation: bool = False
+    render_semantic_segmentation: bool = False
     snap_to_grid: bool = True
     slice_requires_knife: bool = True  # ALFRED's rule (the issue asks for it); False = THOR
     occlusion: bool = True  # THOR's occlusion raycasts for `visible`; False: viewport only, faster

@@ -19,7 +19,7 @@ from typing import Any
 from embodmem.errors import ValidationError
 from sim.scenes import scene_number
 from sim.tasks.goals import Goal, goal_from_pddl
-from sim.tasks.versions import repose_goal
+from sim.tasks.versions import pin_goal, repose_goal
 
 # The vendored 251 ALFRED valid-seen trajectories (see sim/data/alfred/README.md).
 ALFRED_VALID_SEEN = Path(str(resources.files("sim").joinpath("data/alfred/valid_seen.jsonl.gz")))
@@ -189,6 +189,7 @@ def task_from_traj(traj: Any, where: str = "<traj>") -> Task:
         if isinstance(a.get("api_action"), Mapping)
     )
     goal, retyped = repose_goal(goal, task_type, pddl, scene, api_actions)
+    goal = pin_goal(goal, scene, api_actions)
     scene_info = traj["scene"]
     init = scene_info.get("init_action")
     poses = _records(scene_info.get("object_poses", []), "scene.object_poses", where)

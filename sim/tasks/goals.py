@@ -258,15 +258,18 @@ class HasState:
 @dataclass(frozen=True, slots=True)
 class InReceptacle:
     """At least `count` distinct objects of type `obj` (each `state`, if given) are in/on one
-    receptacle of type `recep`."""
+    receptacle of type `recep` (the one `recep_id` names, when given)."""
 
     obj: str
     recep: str
     count: int = 1
     state: State | None = None
+    recep_id: str | None = None
 
     def holds(self, view: SceneView, history: StateHistory | None = None) -> bool:
         receps = set(view.candidates(self.recep, "receptacle"))
+        if self.recep_id is not None:
+            receps &= {self.recep_id}
         per_recep: dict[str, int] = {}
         for i in view.candidates(self.obj, "pickupable"):
             if self.state is not None and not has_state(self.state, i, view, history):
@@ -278,7 +281,8 @@ class InReceptacle:
     def __str__(self) -> str:
         what = f"{self.count} {self.obj}" if self.count > 1 else f"a {self.obj}"
         state = f" that is {self.state}" if self.state else ""
-        return f"{what}{state} in/on one {self.recep}"
+        where = f"the {self.recep} {self.recep_id}" if self.recep_id else f"one {self.recep}"
+        return f"{what}{state} in/on {where}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ floor stands there in 5.0.0) stays as it is, and the goal stays unsatisfiable th
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from sim.offline.geometry import aabb
 from sim.scenes import scene_objects
-from sim.tasks.goals import TYPE_ALIASES, Goal, goal_from_pddl
+from sim.tasks.goals import TYPE_ALIASES, Goal, InReceptacle, goal_from_pddl
 
 COUNTERPART_REACH = 0.1  # m: a counterpart's box holds the 2.1.0 position (within this)
 RETYPED = ("parent", "mrecep")  # goal targets that name a receptacle
@@ -42,14 +43,19 @@ def parse_id(oid: str) -> tuple[str, tuple[float, float, float], str | None]:
 
 
 def counterpart(
-    where: tuple[float, float, float], objects: Iterable[Mapping[str, Any]]
+    where: tuple[float, float, float],
+    objects: Iterable[Mapping[str, Any]],
+    kind: str | None = None,
 ) -> Mapping[str, Any] | None:
-    """The fixed receptacle (not pickupable, not the floor) whose box holds `where` within
-    COUNTERPART_REACH, the nearest one if several; None when there is none."""
+    """The fixed receptacle (not pickupable, not the floor; of type `kind` when given) whose
+    box holds `where` within COUNTERPART_REACH, the nearest one if several; None when there is
+    none."""
     best, best_d = None, COUNTERPART_REACH
     p = np.asarray(where, dtype=np.float64)
     for o in objects:
         if not o.get("receptacle") or o.get("pickupable") or o["objectType"] == "Floor":
+            continue
+        if kind is not None and o["objectType"] != kind:
             continue
         lo, hi = aabb(o)
         d = float(np.linalg.norm(np.maximum(np.maximum(lo - p, p - hi), 0.0)))
@@ -100,3 +106,48 @@ def repose_goal(
         if goal.targets.get(key) in found:
             params[f"{key}_target"] = found[goal.targets[key]]
     return goal_from_pddl(task_type, params), found
+
+
+def _expert_ids(low_actions: Iterable[Mapping[str, Any]], action: str, key: str) -> list[str]:
+    """The 2.1.0 objectIds the expert's `action`s name under `key`, in order."""
+    return [
+        a[key] for a in low_actions if a.get("action") == action and isinstance(a.get(key), str)
+    ]
+
+
+def _where(oid: str, kind: str) -> tuple[float, float, float] | None:
+    """Position a 2.1.0 objectId names when it is of type `kind` (not a part), else None."""
+    try:
+        parsed, where, part = parse_id(oid)
+    except IdError:
+        return None
+    return where if parsed == kind and part is None else None
+
+
+def pin_goal(goal: Goal, scene: str, low_actions: Iterable[Mapping[str, Any]]) -> Goal:
+    """A pick-and-place `goal` with its receptacle pinned to one instance where the 5.0.0
+    scene could meet it at the start: the object the expert picks up stands in/on a
+    receptacle of the goal's type in 5.0.0 (FloorPlan307's 2.1.0 side table is a 5.0.0 desk),
+    and the expert puts it into another one. The goal's in/on condition then names the 5.0.0
+    counterpart of the expert's receptacle. Goals with a state or a count (they are not met
+    by where the object starts) are returned as they are."""
+    if goal.task_type != "pick_and_place_simple":
+        return goal
+    obj, recep = goal.targets["object"], goal.targets["parent"]
+    actions = list(low_actions)
+    objects = _default_objects(scene)
+    picked = [w for i in _expert_ids(actions, "PickupObject", "objectId") if (w := _where(i, obj))]
+    put = [
+        w
+        for i in _expert_ids(actions, "PutObject", "receptacleObjectId")
+        if (w := _where(i, recep))
+    ]
+    source = counterpart(picked[0], objects, recep) if picked else None
+    target = counterpart(put[-1], objects, recep) if put else None
+    if source is None or target is None or source["objectId"] == target["objectId"]:
+        return goal
+    conds = tuple(
+        replace(c, recep_id=target["objectId"]) if isinstance(c, InReceptacle) else c
+        for c in goal.conditions
+    )
+    return replace(goal, conditions=conds)
