@@ -49,3 +49,25 @@ def test_what_is_shut_in_a_drawer_no_cell_shows_is_left_out() -> None:
     history = ((Skill("navigate_to", target=drawer), failed),) * 2
     again = SymbolicPlanner().plan(PlanRequest(task, mem, history=history))
     assert again.skills == (Skill("explore"),), again
+
+
+def test_a_receptacle_the_task_names_is_used_when_memory_knows_it() -> None:
+    """Two desks: the task singles one out by its THOR id (FloorPlan307's goal after
+    `versions.pin_goal`), so the held pencil goes there, not to the nearer desk."""
+    near = box_object("Desk", (0.0, 0.0, 0.0), (1.0, 0.8, 0.6), "Desk|near", receptacle=True)
+    far = box_object("Desk", (4.0, 0.0, 0.0), (5.0, 0.8, 0.6), "Desk|far", receptacle=True)
+    pencil = box_object("Pencil", (0.2, 0.8, 0.2), (0.3, 0.82, 0.22), "pen", pickupable=True)
+    mem = EmbodiedMemory()
+    mem.integrate(Observation(0, (near, far, pencil)))
+    task = dataclasses.replace(PUT_PENCIL, targets={"object": "Pencil", "parent": "Desk"})
+    held = node(mem, "pen")
+
+    def target(spec: TaskSpec) -> str:
+        plan = SymbolicPlanner().plan(PlanRequest(spec, mem, held=held, position=(0.5, 0.9, 1.0)))
+        return next(s.receptacle for s in plan.skills if s.name == "put")
+
+    assert target(task) == node(mem, "Desk|near")
+    named = dataclasses.replace(task, instances={"parent": "Desk|far"})
+    assert target(named) == node(mem, "Desk|far")
+    unknown = dataclasses.replace(task, instances={"parent": "Desk|elsewhere"})
+    assert target(unknown) == node(mem, "Desk|near")  # not in memory: the nearest one

@@ -49,13 +49,16 @@ class Reference:
 class TaskSpec:
     """A task as the agent is told it: the instruction, its type, the object types it names
     by role ("object", "parent", "mrecep", "toggle", ALFRED's pddl targets) and the roles it
-    names by reference instead ("object": the fruit you cooled, "parent": where it was)."""
+    names by reference instead ("object": the fruit you cooled, "parent": where it was), and
+    the roles it singles out one object for by id ("parent": the desk its instruction means,
+    where the scene has several)."""
 
     instruction: str
     task_type: str = ""
     targets: Mapping[str, str] = field(default_factory=dict)
     task_id: str = ""
     references: Mapping[str, Reference] = field(default_factory=dict)
+    instances: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

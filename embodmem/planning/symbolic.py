@@ -293,10 +293,15 @@ class _Planning:
 
     def receptacle(self, otype: str, contains: int = 0) -> str:
         """The receptacle to put into: one already holding `contains` of our objects, else the
-        nearest of the type."""
+        one the task singles out when memory knows it, else the nearest of the type."""
         for r, objs in self.progress.placed.items():
             if self.label(r) == otype and len(objs) >= contains > 0 and r in self.graph:
                 return r
+        source = self.request.task.instances.get("parent")
+        named = self.graph.object_by_source(source) if source is not None else None
+        if named is not None and named.label == otype and self.usable(named):
+            self.request.memory.short_term.access([named.node_id])
+            return named.node_id
         return self.find(otype, "receptacle")
 
     # ---------------------------------------------------------------- task types

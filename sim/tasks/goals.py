@@ -348,6 +348,12 @@ class Goal:
             unsatisfiable=missing,
         )
 
+    @property
+    def instances(self) -> dict[str, str]:
+        """The receptacle the goal names by its objectId ({"parent": id}), when it does."""
+        pinned = [c.recep_id for c in self.conditions if isinstance(c, InReceptacle)]
+        return {"parent": pinned[0]} if pinned and pinned[0] is not None else {}
+
     def unsatisfiable_reasons(self, metadata: Any) -> tuple[str, ...]:
         """What the scene lacks to ever reach this goal (types it names, slicer, heat source...)."""
         return _missing(self, SceneView.from_metadata(metadata))

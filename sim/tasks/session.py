@@ -41,6 +41,7 @@ class AlfredSession:
             targets=dict(task.goal.targets),
             task_id=task.task_id,
             references=dict(getattr(task, "references", {})),  # a reference task's roles
+            instances=getattr(task.goal, "instances", {}),  # a reference goal names none
         )
         self.history = StateHistory()
         if not restore:  # a later task of an episode: the scene stays as it is
