@@ -59,7 +59,7 @@ INIT_PARAMS = {
     "visibility_distance": "number",
 }
 # ai2thor's Controller arguments that set up its Unity process rather than the scene (they are
-# not sent to Initialize): accepted and kept as attributes; nothing here depends on them.
+# not sent to Initialize): accepted and kept in `process_parameters`; nothing depends on them.
 PROCESS_PARAMS = frozenset(
     {
         "fullscreen",
@@ -380,7 +380,7 @@ class OfflineController:
         **kw: Any,
     ) -> None:
         """`kw`: Initialize arguments (camelCase or snake_case) and ai2thor's Unity process
-        arguments (`PROCESS_PARAMS`, kept as attributes); `depth_format`: ai2thor's
+        arguments (`PROCESS_PARAMS`, kept in `process_parameters`); `depth_format`: ai2thor's
         `DepthFormat` or its name."""
         init = {
             "gridSize": grid_size,
