@@ -660,8 +660,8 @@ class OfflineController:
         fov, width, height = cfg.field_of_view, cfg.width, cfg.height
         depth, segmentation = cfg.render_depth_image, cfg.render_instance_segmentation
         semantic = cfg.render_semantic_segmentation
-        colors = frame_colors(drawn)
-        classes = class_colors(colors) if semantic else {}
+        colors = frame_colors(drawn) if segmentation or semantic else {}
+        classes = class_colors(colors) if semantic else None
 
         def draw(ev: Event) -> None:
             res = render_frames(
@@ -682,14 +682,16 @@ class OfflineController:
             if depth_frame is not None and scale != 1.0:
                 depth_frame = depth_frame * np.float32(scale)
             ev.depth_frame = depth_frame
-            if segmentation:
+            if segmentation or semantic:
                 ev.set_segmentation(
-                    res.instance_segmentation_frame, res.color_to_object_id, res.object_id_to_color
+                    res.instance_segmentation_frame,
+                    res.color_to_object_id,
+                    res.object_id_to_color,
+                    instances=segmentation,
+                    classes=classes,
                 )
-            if semantic:
-                ev.set_semantic(res.instance_segmentation_frame, res.color_to_object_id, classes)
 
         event.defer_frames(draw)
         if segmentation or semantic:
-            named = {**colors, **classes}
+            named = {**colors, **(classes or {})}
             event.metadata["colors"] = [{"name": k, "color": list(c)} for k, c in named.items()]

@@ -174,12 +174,27 @@ class Event:
         frame: np.ndarray,
         color_to_id: dict[tuple[int, int, int], str],
         id_to_color: dict[str, tuple[int, int, int]],
+        instances: bool = True,
+        classes: dict[str, tuple[int, int, int]] | None = None,
     ) -> None:
-        """Attach an instance-segmentation frame with masks and 2D boxes per object id, and
-        per class (ai2thor's `class_masks` and `class_detections2D`, made from the instances)."""
-        self.instance_segmentation_frame = frame
-        self.color_to_object_id, self.object_id_to_color = color_to_id, id_to_color
+        """Attach what instance-segmentation `frame` gives: with `instances`, the frame with
+        masks and 2D boxes per object id and per class (ai2thor's `class_masks` and
+        `class_detections2D`, made from the instances); with `classes` (class -> colour), the
+        semantic-segmentation frame, each pixel in its object's class colour (black where no
+        object is drawn). The frame's colours are read once for both."""
         ids, inverse = _pixel_ids(frame, color_to_id)
+        if classes is not None:
+            palette = np.array(
+                [(0, 0, 0) if k is None else classes[k.split("|")[0]] for k in ids],
+                dtype=np.uint8,
+            ).reshape(-1, 3)
+            self.semantic_segmentation_frame = palette[inverse]
+            self.color_to_object_id = {c: k for k, c in classes.items()}
+        if not instances:
+            return
+        self.instance_segmentation_frame = frame
+        self.color_to_object_id = {**self.color_to_object_id, **color_to_id}
+        self.object_id_to_color = id_to_color
         masks, boxes = {}, {}
         for idx, oid in enumerate(ids):
             if oid is None:
@@ -197,25 +212,6 @@ class Event:
             class_boxes.setdefault(cls, []).append(boxes[oid])
         self.class_masks = class_masks
         self.class_detections2D = {k: tuple(v) for k, v in class_boxes.items()}
-
-    def set_semantic(
-        self,
-        frame: np.ndarray,
-        color_to_id: dict[tuple[int, int, int], str],
-        colors_of_classes: dict[str, tuple[int, int, int]],
-    ) -> None:
-        """Attach the semantic-segmentation frame: each pixel of instance `frame` in the colour
-        of its object's class (black where no object is drawn)."""
-        ids, inverse = _pixel_ids(frame, color_to_id)
-        palette = np.array(
-            [(0, 0, 0) if k is None else colors_of_classes[k.split("|")[0]] for k in ids],
-            dtype=np.uint8,
-        ).reshape(-1, 3)
-        self.semantic_segmentation_frame = palette[inverse]
-        self.color_to_object_id = {
-            **self.color_to_object_id,
-            **{c: k for k, c in colors_of_classes.items()},
-        }
 
 
 def _pixel_ids(
