@@ -408,6 +408,29 @@ def test_the_prompt_holds_task_memory_hand_and_feedback(
     assert shown[:2] == ["- navigate_to(O8) -> failed: blocked", "- pickup O8: hand is full"]
 
 
+@pytest.mark.parametrize("memory_mode", ["full", None])
+def test_the_prompt_names_the_instance_the_task_singles_out(
+    server: ScriptedServer, task: Task, memory: EmbodiedMemory, memory_mode: str | None
+) -> None:
+    """A pinned receptacle is named by its memory node when the shown memory holds it, and as
+    one not known yet when it does not (or when memory is not shown)."""
+    desk = memory.scene_graph.node(DESK).source_ids[0]
+    pinned = {"parent": desk, "object": "Mug|+9.00|+0.00|+9.00"}
+    spec = dataclasses.replace(_spec(task), targets={"parent": "Desk"}, instances=pinned)
+    for _ in range(2):
+        server.script(plan(step("done")))
+    for shown in (spec, _spec(task)):
+        planner(server, memory_mode=memory_mode).plan(PlanRequest(task=shown, memory=memory))
+    named, plain = (user_messages(r)[0] for r in server.requests)
+    [line] = [x for x in named.splitlines() if x.startswith("The task means: ")]
+    unseen = "object=one particular object, not in memory yet"
+    if memory_mode is None:
+        assert line.endswith("parent=one particular Desk, not in memory yet, " + unseen)
+    else:
+        assert line.endswith(f"parent={DESK} Desk, {unseen}")
+    assert "The task means" not in plain
+
+
 def test_memory_can_be_left_out_of_the_prompt(
     server: ScriptedServer, task: Task, memory: EmbodiedMemory
 ) -> None:

@@ -220,6 +220,9 @@ class LLMPlanner:
         if task.targets:
             roles = ", ".join(f"{r}={t}" for r, t in task.targets.items())
             lines.append(f"Object types in the task: {_clip(roles)}")
+        if task.instances:
+            shown = memory if self.memory_mode is not None else None
+            lines.append(f"The task means: {_clip(_instances_line(task, shown))}")
         held = request.held
         if held is not None and held in memory.scene_graph:
             held = f"{held} {quote_label(memory.scene_graph.node(held).label)}"
@@ -243,6 +246,20 @@ class LLMPlanner:
             lines += [f"- {_clip(f)}" for f in request.feedback[-MAX_FEEDBACK:]]
         lines += ["", "Answer with the JSON plan."]
         return "\n".join(lines)
+
+
+def _instances_line(task: TaskSpec, memory: EmbodiedMemory | None) -> str:
+    """The objects the task singles out, by role: the node of the shown `memory` that holds it
+    (as an instruction naming "the desk by the window" would), else that it is not known yet."""
+    parts = []
+    for role, source in task.instances.items():
+        node = memory.scene_graph.object_by_source(source) if memory is not None else None
+        otype = task.targets.get(role, "")
+        if node is not None:
+            parts.append(f"{role}={node.node_id} {quote_label(node.label)}")
+        else:
+            parts.append(f"{role}=one particular {otype or 'object'}, not in memory yet")
+    return ", ".join(parts)
 
 
 def _expand_request(text: str, expandable: Sequence[str] | None) -> list[str] | None:
