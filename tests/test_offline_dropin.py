@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from sim.offline import OfflineController
+from sim.offline.controller import ACTIONS
+from sim.offline.restore import unmodelled
 from tests.floorplan1 import APPLE, COUNTER, FRIDGE, START
 from tests.test_offline_interact import check_consistency, obj
 
@@ -113,11 +115,17 @@ def test_place_object_at_point_as_in_the_docs(ctl) -> None:
     assert gone.metadata["errorMessage"] == "Cannot find object with id Nope."
 
 
-@pytest.mark.parametrize(
-    "action",
-    ["RandomizeMaterials", "RandomizeLighting", "RandomizeColors", "ResetMaterials", "ResetColors"],
-)
-def test_visual_only_actions_succeed_and_change_nothing(ctl, action) -> None:
+UNMODELLED = sorted(k for k, (handler, _) in ACTIONS.items() if handler is unmodelled)
+
+
+def test_the_rigid_body_actions_are_accepted_like_the_visual_ones() -> None:
+    rigid = {"MakeAllObjectsMoveable", "MakeObjectsStaticKinematicMassThreshold"}
+    assert rigid | {"RandomizeMaterials", "ResetColors"} <= set(UNMODELLED)
+
+
+@pytest.mark.parametrize("action", UNMODELLED)
+def test_unmodelled_actions_succeed_and_change_nothing(ctl, action) -> None:
+    """Visual-only and rigid-body-only actions: nothing the metadata reports changes."""
     before = ctl.last_event.metadata["objects"]
     e = ctl.step(action=action)
     assert e and e.metadata["objects"] == before
@@ -265,3 +273,64 @@ def test_a_bare_rotation_is_a_yaw(ctl) -> None:
     pose = ctl.last_event.metadata["agent"]["position"]
     event = ctl.step(action="TeleportFull", position=pose, rotation=180, horizon=0, standing=True)
     assert event and event.metadata["agent"]["rotation"]["y"] == 180
+
+
+def test_an_object_filter_limits_the_metadata_until_reset(ctl) -> None:
+    """SetObjectFilter / SetObjectFilterForType / ResetObjectFilter, as rearrangement code calls
+    them for speed: unknown ids are dropped, the filter lasts over steps and ends with reset."""
+    every = {o["objectId"] for o in ctl.last_event.metadata["objects"]}
+    e = ctl.step(action="SetObjectFilter", objectIds=[APPLE, FRIDGE, "Nope|1|2|3"])
+    assert e and {o["objectId"] for o in e.metadata["objects"]} == {APPLE, FRIDGE}
+    moved = ctl.step(action="RotateRight")
+    assert {o["objectId"] for o in moved.metadata["objects"]} == {APPLE, FRIDGE}
+    assert moved.get_object(COUNTER) is None
+    e = ctl.step(action="SetObjectFilterForType", objectTypes=["Fridge", "CounterTop"])
+    assert {o["objectType"] for o in e.metadata["objects"]} == {"Fridge", "CounterTop"}
+    e = ctl.step(action="ResetObjectFilter")
+    assert {o["objectId"] for o in e.metadata["objects"]} == every
+    ctl.step(action="SetObjectFilter", objectIds=[])
+    assert ctl.last_event.metadata["objects"] == []
+    ctl.reset("FloorPlan1")
+    assert {o["objectId"] for o in ctl.last_event.metadata["objects"]} == every
+
+
+def test_remove_from_scene_drops_what_the_object_held(ctl) -> None:
+    """RemoveFromScene: the counter is gone, what stood on it lands on a support below, the
+    receptacle lists stay consistent; a held object removed empties the hand; an unknown id is
+    THOR's error and changes nothing."""
+    before = ctl.last_event.metadata
+    on = [o["objectId"] for o in before["objects"] if COUNTER in (o["parentReceptacles"] or ())]
+    assert APPLE in on
+    e = ctl.step(action="RemoveFromScene", objectId=COUNTER)
+    assert e and e.get_object(COUNTER) is None
+    assert len(e.metadata["objects"]) == len(before["objects"]) - 1
+    for k in on:
+        o = e.get_object(k)
+        assert o["parentReceptacles"] and COUNTER not in o["parentReceptacles"]
+        assert o["position"]["y"] < obj(before, k)["position"]["y"]
+    check_consistency(e.metadata)
+    unchanged = e.metadata["objects"]
+    bad = ctl.step(action="RemoveFromScene", objectId=COUNTER)
+    assert not bad and bad.metadata["errorMessage"].startswith(
+        f"ArgumentException: objectId: {COUNTER} is not the objectId on any object in the scene!"
+    )
+    assert bad.metadata["objects"] == unchanged
+    assert ctl.step(action="PickupObject", objectId=APPLE, forceAction=True)
+    e = ctl.step(action="RemoveFromScene", objectId=APPLE)
+    assert e and e.get_object(APPLE) is None and e.metadata["inventoryObjects"] == []
+    check_consistency(e.metadata)
+
+
+def test_use_up_object_runs_an_object_out_once() -> None:
+    """UseUpObject: THOR's refusals (by the object's name) and the one-way isUsedUp. No 5.0.0
+    iTHOR object can be used up, so the test makes one that can."""
+    start = OfflineController("FloorPlan1").last_event.metadata
+    objects = [dict(o, canBeUsedUp=True) if o["objectId"] == APPLE else o for o in start["objects"]]
+    ctl = OfflineController.from_metadata({**start, "objects": objects})
+    e = ctl.step(action="UseUpObject", objectId=COUNTER, forceAction=True)
+    name = obj(e.metadata, COUNTER)["name"]
+    assert not e and e.metadata["errorMessage"] == f"{name} does not have CanBeUsedUp property!"
+    e = ctl.step(action="UseUpObject", objectId=APPLE, forceAction=True)
+    assert e and obj(e.metadata, APPLE)["isUsedUp"]
+    again = ctl.step(action="UseUpObject", objectId=APPLE, forceAction=True)
+    assert not again and again.metadata["errorMessage"] == "object already used up!"

@@ -296,6 +296,7 @@ ACTIONS = [
     "SliceObject",
     "MoveAhead",
     "RotateLeft",
+    "RemoveFromScene",
 ]
 IDS = [
     APPLE,

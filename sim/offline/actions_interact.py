@@ -293,6 +293,17 @@ def dirty(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     return _set_dirty(state, args, True)
 
 
+def use_up(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
+    """UseUpObject: a toilet paper roll or a tissue box runs out (one way)."""
+    obj, err = _capable(state, args, "canBeUsedUp", msg.NOT_USABLE_UP)
+    if err:
+        return err
+    if obj["isUsedUp"]:
+        return fail(msg.ALREADY_USED_UP)
+    obj["isUsedUp"] = True
+    return Outcome()
+
+
 def fill(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
     """FillObjectWithLiquid (fillLiquid: water, coffee or wine, any case); coffee is hot."""
     oid, err = _target(state, args)

@@ -20,6 +20,7 @@ from sim.object_types import thor_labels
 from sim.offline import actions_interact as act
 from sim.offline import actions_nav as nav
 from sim.offline import actions_query as query
+from sim.offline import actions_scene as scene
 from sim.offline import messages as msg
 from sim.offline import restore
 from sim.offline.errors import InvalidActionError, UnknownSceneError
@@ -249,7 +250,7 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     ),
     # Visual-only actions: accepted, nothing the offline simulator models changes.
     "RandomizeMaterials": (
-        restore.visual_only,
+        restore.unmodelled,
         Spec(
             {
                 "useTrainMaterials": "bool",
@@ -261,7 +262,7 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
         ),
     ),
     "RandomizeLighting": (
-        restore.visual_only,
+        restore.unmodelled,
         Spec(
             {
                 "synchronized": "bool",
@@ -272,9 +273,25 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
             }
         ),
     ),
-    "RandomizeColors": (restore.visual_only, Spec()),
-    "ResetMaterials": (restore.visual_only, Spec()),
-    "ResetColors": (restore.visual_only, Spec()),
+    "RandomizeColors": (restore.unmodelled, Spec()),
+    "ResetMaterials": (restore.unmodelled, Spec()),
+    "ResetColors": (restore.unmodelled, Spec()),
+    "MakeAllObjectsMoveable": (restore.unmodelled, Spec()),
+    "MakeObjectsStaticKinematicMassThreshold": (restore.unmodelled, Spec()),
+    "UseUpObject": (act.use_up, _OBJ),
+    "SetObjectFilter": (
+        scene.set_object_filter,
+        Spec({"objectIds": "strlist"}, frozenset({"objectIds"})),
+    ),
+    "SetObjectFilterForType": (
+        scene.set_object_filter_for_type,
+        Spec({"objectTypes": "strlist"}, frozenset({"objectTypes"})),
+    ),
+    "ResetObjectFilter": (scene.reset_object_filter, Spec()),
+    "RemoveFromScene": (
+        scene.remove_from_scene,
+        Spec({"objectId": "str"}, frozenset({"objectId"})),
+    ),
 }
 # Actions that change no object state (the state rules do not run after them).
 NO_EFFECTS = frozenset(
@@ -287,6 +304,11 @@ NO_EFFECTS = frozenset(
         "RandomizeColors",
         "ResetMaterials",
         "ResetColors",
+        "MakeAllObjectsMoveable",
+        "MakeObjectsStaticKinematicMassThreshold",
+        "SetObjectFilter",
+        "SetObjectFilterForType",
+        "ResetObjectFilter",
     }
 )
 NAVIGATION = frozenset(
@@ -636,7 +658,12 @@ class OfflineController:
             {**state.objects[k], "visible": v, "isInteractable": v, "distance": d}
             for k, v, d in zip(state.ids, flags, dist, strict=True)
         ]
-        meta = build_metadata(state, cfg, name, outcome, code, objects, self._time)
+        listed = (
+            objects
+            if state.object_filter is None
+            else [o for o in objects if o["objectId"] in state.object_filter]
+        )
+        meta = build_metadata(state, cfg, name, outcome, code, listed, self._time)
         event = Event(meta)
         if (
             cfg.render_depth_image

@@ -236,3 +236,7 @@ STATE_UNDEFINED = "State is not defined. Please check if state matches SimObjSec
 # --- Offline-only (no THOR counterpart) -------------------------------------------------------
 POSE_OUT_OF_BOUNDS = "{name}: pose position {position} is outside the scene bounds {lo}-{hi}"
 NEEDS_KNIFE = "Agent must be holding a knife to slice an object."  # slice_requires_knife=True
+
+# --- P.UseUpObject ({name}: the GameObject's name, i.e. metadata "name") ---------------------
+NOT_USABLE_UP = "{name} does not have CanBeUsedUp property!"
+ALREADY_USED_UP = "object already used up!"

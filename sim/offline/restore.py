@@ -347,7 +347,10 @@ def _bounds(obj: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return corners.min(axis=0), corners.max(axis=0)
 
 
-def visual_only(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
-    """RandomizeMaterials, RandomizeLighting, RandomizeColors, ResetMaterials, ResetColors:
-    they change how the scene looks, which the offline renderer does not model."""
+def unmodelled(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
+    """Actions that change only what the offline simulator does not model: how the scene looks
+    (RandomizeMaterials, RandomizeLighting, RandomizeColors, ResetMaterials, ResetColors) and
+    rigid-body settings (MakeAllObjectsMoveable, MakeObjectsStaticKinematicMassThreshold: the
+    first leaves moveable / pickupable as they are, the second acts only with a mass threshold
+    set at initialization, which the controller does not take)."""
     return Outcome()

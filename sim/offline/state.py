@@ -147,6 +147,7 @@ class SceneState:
         self.visible: set[str] = set()
         self.free_cache: Any = None  # (ids, obstacle mask, obstacle boxes, FreeSpace): free_space
         self.slides: dict[str, np.ndarray] = {}  # open drawers: how far they slid out
+        self.object_filter: frozenset[str] | None = None  # SetObjectFilter: ids metadata lists
         self._hidden: np.ndarray | None = None
         self._parents: np.ndarray | None = None
 
