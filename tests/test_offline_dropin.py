@@ -12,6 +12,7 @@ import pytest
 
 from sim.offline import OfflineController
 from sim.offline.controller import ACTIONS
+from sim.offline.errors import InvalidActionError
 from sim.offline.restore import unmodelled
 from tests.floorplan1 import APPLE, COUNTER, FRIDGE, START
 from tests.test_offline_interact import check_consistency, obj
@@ -334,3 +335,38 @@ def test_use_up_object_runs_an_object_out_once() -> None:
     assert e and obj(e.metadata, APPLE)["isUsedUp"]
     again = ctl.step(action="UseUpObject", objectId=APPLE, forceAction=True)
     assert not again and again.metadata["errorMessage"] == "object already used up!"
+
+
+def test_set_object_states_by_type(ctl) -> None:
+    """SetObjectStates: a state for every object of a type (all types without objectType), the
+    one-way ones only set, "sliceable" slices; THOR's refusals change nothing."""
+
+    def step(**spec):
+        return ctl.step(action="SetObjectStates", SetObjectStates=spec)
+
+    def states(event, otype, field):
+        return [o[field] for o in event.metadata["objects"] if o["objectType"] == otype]
+
+    e = step(objectType="Cabinet", stateChange="openable", isOpen=True)
+    assert e and all(states(e, "Cabinet", "isOpen")) and not any(states(e, "Fridge", "isOpen"))
+    e = step(stateChange="openable", isOpen=False)
+    assert not any(o["isOpen"] for o in e.metadata["objects"])
+    e = step(objectType="Apple", stateChange="sliceable", isSliced=True)
+    assert e and states(e, "Apple", "isSliced") == [True] and states(e, "AppleSliced", "isSliced")
+    e = step(objectType="Apple", stateChange="cookable", isCooked=False)
+    assert e and not any(states(e, "Apple", "isCooked"))
+    e = step(objectType="Mug", stateChange="noSuchState")
+    assert e
+    before = ctl.last_event.metadata["objects"]
+    for spec, message in [
+        ({"objectType": "Bogus", "stateChange": "openable"}, "Requested value 'Bogus'"),
+        ({"objectType": "Mug"}, "is missing stateChange string"),
+        ({}, "has objectType and stateChange strings null"),
+    ]:
+        bad = step(**spec)
+        assert not bad and message in bad.metadata["errorMessage"]
+        assert bad.metadata["objects"] == before
+    assert not ctl.step(action="SetObjectStates")
+    with pytest.raises(InvalidActionError, match="SetObjectStates.isDirty"):
+        step(objectType="Mug", stateChange="dirtyable", isDirty="yes")
+    assert ctl.last_event.metadata["objects"] == before

@@ -247,14 +247,19 @@ def slice_object(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outc
     held_type = state.objects[state.held]["objectType"] if state.held else None
     if cfg.slice_requires_knife and held_type not in KNIVES:
         return fail(msg.NEEDS_KNIFE)
+    cut(state, oid)
+    return Outcome()
+
+
+def cut(state: SceneState, oid: str) -> None:
+    """Replace the look of `oid` by its slices (added where it stands) and mark it sliced."""
     parent = state.parents(oid)
     for piece in _slice_pieces(state, oid):
         state.add_object(piece)
         if parent:
             state.attach(piece["objectId"], parent[0])
-    obj["isSliced"] = True
+    state.objects[oid]["isSliced"] = True
     state.invalidate()
-    return Outcome()
 
 
 def cook(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:

@@ -288,6 +288,7 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
         Spec({"objectTypes": "strlist"}, frozenset({"objectTypes"})),
     ),
     "ResetObjectFilter": (scene.reset_object_filter, Spec()),
+    "SetObjectStates": (scene.set_object_states, Spec({"SetObjectStates": "any"})),
     "RemoveFromScene": (
         scene.remove_from_scene,
         Spec({"objectId": "str"}, frozenset({"objectId"})),

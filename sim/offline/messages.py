@@ -240,3 +240,14 @@ NEEDS_KNIFE = "Agent must be holding a knife to slice an object."  # slice_requi
 # --- P.UseUpObject ({name}: the GameObject's name, i.e. metadata "name") ---------------------
 NOT_USABLE_UP = "{name} does not have CanBeUsedUp property!"
 ALREADY_USED_UP = "object already used up!"
+
+# --- P.SetObjectStates (5.0.0's per-type state setter) -----------------------------------------
+OBJECT_STATES_NULL = "action.SetObjectStates is null or not initialized!"
+OBJECT_STATES_NO_STRINGS = (
+    "action.SetObjectStates has objectType and stateChange strings null."
+    " Please pass in valid strings."
+)
+OBJECT_STATES_NO_CHANGE = (
+    "action.SetObjectStates is missing stateChange string. If setting objects by objectType,"
+    " Please specify both an objectType and a stateChange compatible with that objectType to set."
+)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -276,9 +276,17 @@ def set_state_of_all_objects(state: SceneState, cfg: Settings, args: dict[str, A
         return fail(msg.STATE_MISSING)
     if change not in STATE_CHANGES:  # CanBeSliced too: slicing everything is not simulated
         return fail(msg.STATE_UNDEFINED)
-    value = bool(args.get("forceAction", False))
+    give_state(state, state.objects.values(), change, bool(args.get("forceAction", False)))
+    return Outcome()
+
+
+def give_state(
+    state: SceneState, objects: Iterable[dict[str, Any]], change: str, value: bool
+) -> None:
+    """Set the state of `change` (a STATE_CHANGES key) to `value` on those of `objects` that
+    have its property; the one-way states (cooked, broken, used up) only ever become true."""
     flag, field = STATE_CHANGES[change]
-    for obj in state.objects.values():
+    for obj in objects:
         if not obj.get(flag):
             continue
         if field is not None:
@@ -290,7 +298,6 @@ def set_state_of_all_objects(state: SceneState, cfg: Settings, args: dict[str, A
         elif value:
             obj[_ONE_WAY[change]] = True
     state.invalidate()
-    return Outcome()
 
 
 PLACE_LIFT = 0.005  # m: PlaceObjectAtPoint sets the object this far above the surface
