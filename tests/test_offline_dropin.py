@@ -351,6 +351,11 @@ def test_set_object_states_by_type(ctl) -> None:
     assert e and all(states(e, "Cabinet", "isOpen")) and not any(states(e, "Fridge", "isOpen"))
     e = step(stateChange="openable", isOpen=False)
     assert not any(o["isOpen"] for o in e.metadata["objects"])
+    drawer = next(o for o in e.metadata["objects"] if o["objectType"] == "Drawer")
+    step(objectType="Drawer", stateChange="openable", isOpen=True)
+    # a drawer opened by state did not slide out, so closing it does not push it in
+    e = ctl.step(action="CloseObject", objectId=drawer["objectId"], forceAction=True)
+    assert e and obj(e.metadata, drawer["objectId"])["position"] == drawer["position"]
     e = step(objectType="Apple", stateChange="sliceable", isSliced=True)
     assert e and states(e, "Apple", "isSliced") == [True] and states(e, "AppleSliced", "isSliced")
     e = step(objectType="Apple", stateChange="cookable", isCooked=False)

@@ -248,7 +248,23 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
             }
         ),
     ),
-    # Visual-only actions: accepted, nothing the offline simulator models changes.
+    "UseUpObject": (act.use_up, _OBJ),
+    "SetObjectFilter": (
+        scene.set_object_filter,
+        Spec({"objectIds": "strlist"}, frozenset({"objectIds"})),
+    ),
+    "SetObjectFilterForType": (
+        scene.set_object_filter_for_type,
+        Spec({"objectTypes": "strlist"}, frozenset({"objectTypes"})),
+    ),
+    "ResetObjectFilter": (scene.reset_object_filter, Spec()),
+    "SetObjectStates": (scene.set_object_states, Spec({"SetObjectStates": "any"})),
+    "RemoveFromScene": (
+        scene.remove_from_scene,
+        _OBJ,
+    ),
+    # Visual-only and rigid-body-only actions: accepted, nothing the offline simulator models
+    # changes.
     "RandomizeMaterials": (
         restore.unmodelled,
         Spec(
@@ -278,21 +294,6 @@ ACTIONS: dict[str, tuple[Handler | None, Spec]] = {
     "ResetColors": (restore.unmodelled, Spec()),
     "MakeAllObjectsMoveable": (restore.unmodelled, Spec()),
     "MakeObjectsStaticKinematicMassThreshold": (restore.unmodelled, Spec()),
-    "UseUpObject": (act.use_up, _OBJ),
-    "SetObjectFilter": (
-        scene.set_object_filter,
-        Spec({"objectIds": "strlist"}, frozenset({"objectIds"})),
-    ),
-    "SetObjectFilterForType": (
-        scene.set_object_filter_for_type,
-        Spec({"objectTypes": "strlist"}, frozenset({"objectTypes"})),
-    ),
-    "ResetObjectFilter": (scene.reset_object_filter, Spec()),
-    "SetObjectStates": (scene.set_object_states, Spec({"SetObjectStates": "any"})),
-    "RemoveFromScene": (
-        scene.remove_from_scene,
-        Spec({"objectId": "str"}, frozenset({"objectId"})),
-    ),
 }
 # Actions that change no object state (the state rules do not run after them).
 NO_EFFECTS = frozenset(

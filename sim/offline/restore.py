@@ -293,8 +293,10 @@ def give_state(
             obj[field] = value
             if field == "isFilledWithLiquid":  # 2.1.0 picks a random liquid; water here
                 obj["fillLiquid"] = "water" if value else None
-            if field == "isOpen":  # drawers do not slide out here
+            if field == "isOpen":  # drawers do not slide out here (nor in when closed later)
                 obj["openness"] = 1.0 if value else 0.0
+                if value and obj["objectType"] == "Drawer":
+                    state.slides.setdefault(obj["objectId"], np.zeros(3))
         elif value:
             obj[_ONE_WAY[change]] = True
     state.invalidate()
