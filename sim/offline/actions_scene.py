@@ -42,13 +42,11 @@ def remove_from_scene(state: SceneState, cfg: Settings, args: dict[str, Any]) ->
     oid = args["objectId"]
     if oid not in state.objects:
         return fail(msg.NO_SUCH_OBJECT.format(oid=oid))
-    held = [k for k, o in state.objects.items() if oid in (o.get("parentReceptacles") or ())]
+    held = state.descendants(oid)
     state.attach(oid, None)
     for k in held:
         state.objects[k]["parentReceptacles"] = [p for p in state.parents(k) if p != oid] or None
     state.replace_objects({k: o for k, o in state.objects.items() if k != oid})
-    if state.object_filter is not None:
-        state.object_filter = state.object_filter - {oid}
     settle(state, held)
     return Outcome()
 
