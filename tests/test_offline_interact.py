@@ -315,6 +315,15 @@ IDS = [
 ]
 
 
+def test_a_held_receptacle_cannot_be_put_into_itself() -> None:
+    c = OfflineController("FloorPlan1")
+    assert c.step(action="PickupObject", objectId=MUG, forceAction=True)
+    e = c.step(action="PutObject", objectId=MUG, forceAction=True)
+    assert not e and e.metadata["errorMessage"] == "No valid positions to place object found"
+    assert obj(e.metadata, MUG)["isPickedUp"] and obj(e.metadata, MUG)["parentReceptacles"] is None
+    check_consistency(e.metadata)
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(ACTIONS), st.sampled_from(IDS)), max_size=20))
 def test_random_interactions_keep_state_consistent(steps):

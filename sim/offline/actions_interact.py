@@ -93,6 +93,8 @@ def put(state: SceneState, cfg: Settings, args: dict[str, Any]) -> Outcome:
         return err
     if state.held is None:
         return fail(msg.NOTHING_TO_PUT)
+    if rid == state.held:  # a held mug has no room inside itself for itself
+        return fail(msg.NO_PLACE_FOUND)
     message = placement_error(state, state.held, rid, bool(args.get("forceAction")))
     if message:
         return fail(message)
